@@ -1,0 +1,17 @@
+"""nnext: small fully-connected neural networks, trained by a C core.
+
+The math of the classic numpy tutorials (Trask's "neural network in 11
+lines", Victor Zhou's introduction) at C speed, on NumPy arrays::
+
+    >>> import nnext
+    >>> net = nnext.Network([3, 4, 1], bias=False, seed=1)   # Trask's syn0, syn1
+    >>> history = net.fit(X, y, epochs=60000, lr=1.0, loss="sse")
+
+Run ``python -m nnext`` to see the tutorials reproduced beside numpy.
+"""
+
+from .history import History
+from .network import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, Network
+
+__version__ = "0.1.0"
+__all__ = ["Network", "History", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]

@@ -1,0 +1,149 @@
+/*
+ * nnext core: forward pass, backpropagation and training of fully-connected
+ * networks over flat arrays.  Plain C11, no Python: testable on its own.
+ *
+ * A network of L weight layers maps widths sizes[0] -> sizes[1] -> ... -> sizes[L].
+ * Layer l (0-based) computes, for a batch of B rows stored row-major:
+ *
+ *     z_l   = a_l @ W_l + b_l          a_l: (B, sizes[l])   W_l: (sizes[l], sizes[l+1])
+ *     a_l+1 = act_l(z_l)               b_l: (sizes[l+1],)   a_0 is the input X
+ *
+ * All parameters live in one contiguous block, layer by layer: W_0, b_0, W_1, b_1, ...
+ * (no b_l when the network has no biases).  Gradients use the same layout, so
+ * an update is one pass over the block.  Every function exists for double
+ * (suffix _f64) and float (suffix _f32); the arithmetic is done in that type.
+ *
+ * Ownership: the caller owns every array passed in.  The only memory the core
+ * allocates is a workspace (nn_workspace_*), freed by the matching *_free.
+ */
+#ifndef NNEXT_CORE_H
+#define NNEXT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation functions, one per weight layer. */
+typedef enum {
+    NN_SIGMOID = 0,
+    NN_TANH = 1,
+    NN_RELU = 2,
+    NN_LEAKY_RELU = 3, /* max(0.01 x, x) */
+    NN_ELU = 4,        /* x > 0 ? x : exp(x) - 1 */
+    NN_LINEAR = 5,
+    NN_SOFTMAX = 6,    /* row-wise; output layer only */
+    NN_N_ACTIVATIONS
+} nn_activation;
+
+/* Losses over a batch of B rows and k outputs, p = prediction, y = target. */
+typedef enum {
+    NN_MSE = 0,           /* sum (y-p)^2 / (B k)                              */
+    NN_SSE = 1,           /* 1/2 sum (y-p)^2 (Trask: not averaged)             */
+    NN_BCE = 2,           /* -sum [y log p + (1-y) log(1-p)] / (B k); sigmoid  */
+    NN_CROSS_ENTROPY = 3, /* -sum y log p / B; softmax output                  */
+    NN_N_LOSSES
+} nn_loss;
+
+typedef enum { NN_SGD = 0, NN_ADAM = 1, NN_N_OPTIMIZERS } nn_optimizer;
+
+/* Status codes returned by the functions that can fail. */
+typedef enum {
+    NN_OK = 0,
+    NN_ERR_NOMEM = 1,       /* an allocation failed; nothing was changed        */
+    NN_ERR_INTERRUPTED = 2, /* the poll callback asked to stop                   */
+    NN_ERR_NONFINITE = 3,   /* the loss turned NaN/inf; parameters restored      */
+    NN_ERR_INVALID = 4      /* inconsistent arguments (the binding checks first) */
+} nn_status;
+
+/* The shape of a network; the parameters are a separate flat block. */
+typedef struct {
+    int n_layers;             /* L >= 1 weight layers                      */
+    const int64_t *sizes;     /* L + 1 widths, each >= 1                    */
+    const int *activations;   /* L nn_activation codes                      */
+    int has_bias;             /* 0: Trask's bias-free layers               */
+} nn_net;
+
+/* Number of parameters in the flat block, and where layer l's W_l / b_l start. */
+int64_t nn_param_count(const nn_net *net);
+int64_t nn_weight_offset(const nn_net *net, int layer);
+int64_t nn_bias_offset(const nn_net *net, int layer); /* -1 without biases */
+int64_t nn_max_width(const nn_net *net);
+int nn_net_valid(const nn_net *net); /* 1 when sizes/activations are consistent */
+
+/* Called from long loops about every 50 ms; a non-zero return stops the loop
+ * (NN_ERR_INTERRUPTED).  The binding uses it to check for Ctrl-C. */
+typedef int (*nn_poll_fn)(void *ctx);
+
+/* Training settings for nn_train_*. */
+typedef struct {
+    int loss;               /* nn_loss                                        */
+    int optimizer;          /* nn_optimizer                                   */
+    double lr;              /* learning rate                                  */
+    double momentum;        /* SGD momentum in [0, 1)                         */
+    double beta1, beta2, eps; /* Adam                                         */
+    int64_t batch_size;     /* rows per step, 1..n                            */
+    int shuffle;            /* reshuffle the row order every epoch            */
+    uint64_t rng_state;     /* in/out: shuffling generator state (splitmix64) */
+    int64_t adam_step;      /* in/out: Adam's t, the number of updates so far */
+    int64_t n_epochs;       /* epochs to run in this call                     */
+    nn_poll_fn poll;        /* may be NULL                                    */
+    void *poll_ctx;
+} nn_train_config;
+
+/* What nn_train_* did. */
+typedef struct {
+    int64_t epochs_done;    /* completed epochs (their losses are written)    */
+    int64_t bad_epoch;      /* with NN_ERR_NONFINITE: the epoch that failed   */
+} nn_train_result;
+
+/* A reusable scratch area for one network and a maximum batch size. */
+typedef struct nn_workspace nn_workspace;
+void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
+
+#define NN_DECLARE(T, S)                                                              \
+    /* Layer functions (shapes in the comments of nnext_core_impl.h). */                \
+    void nn_dense_forward_##S(T *out, const T *in, const T *weights, const T *biases,   \
+                              int64_t batch, int64_t n_in, int64_t n_out);              \
+    void nn_activation_forward_##S(int activation, T *a, int64_t batch, int64_t width); \
+    void nn_activation_backward_##S(int activation, T *delta, const T *a,                \
+                                    int64_t batch, int64_t width);                      \
+    void nn_dense_backward_##S(T *d_weights, T *d_biases, T *d_in, const T *delta,      \
+                               const T *in, const T *weights, int64_t batch,            \
+                               int64_t n_in, int64_t n_out);                            \
+    double nn_loss_forward_##S(int loss, const T *p, const T *y, int64_t batch,          \
+                               int64_t k);                                              \
+    void nn_loss_backward_##S(int loss, int activation, T *delta, const T *p,            \
+                              const T *y, int64_t batch, int64_t k);                    \
+    /* Whole-network passes. */                                                         \
+    nn_workspace *nn_workspace_new_##S(const nn_net *net, int64_t max_batch);           \
+    /* acts[0] = X (n, sizes[0]); acts[l] (n, sizes[l]) for l = 1..L are written. */    \
+    void nn_forward_##S(const nn_net *net, const T *params, T *const *acts, int64_t n); \
+    /* Output only, in chunks through the workspace: out (n, sizes[L]). */              \
+    void nn_predict_##S(const nn_net *net, const T *params, nn_workspace *ws,           \
+                        const T *X, int64_t n, T *out);                                 \
+    /* Mean-free loss of the whole set, evaluated in chunks (same value as one batch). */ \
+    double nn_loss_value_##S(const nn_net *net, const T *params, nn_workspace *ws,      \
+                             int loss, const T *X, const T *Y, int64_t n);              \
+    /* Loss and its gradient (same layout as params) over one batch of n rows;         \
+     * ws must have max_batch >= n.  Returns the loss. */                                \
+    double nn_gradients_##S(const nn_net *net, const T *params, nn_workspace *ws,       \
+                            int loss, const T *X, const T *Y, int64_t n, T *grads);     \
+    /* Trains in place.  opt_state: nothing for plain SGD, one block (velocity) for    \
+     * SGD with momentum, two (m, v) for Adam, each nn_param_count long.               \
+     * epoch_losses[e] receives the mean batch loss of epoch e. */                      \
+    nn_status nn_train_##S(const nn_net *net, T *params, T *opt_state, const T *X,      \
+                           const T *Y, int64_t n, nn_train_config *cfg,                 \
+                           double *epoch_losses, nn_train_result *result);
+
+NN_DECLARE(double, f64)
+NN_DECLARE(float, f32)
+
+#undef NN_DECLARE
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NNEXT_CORE_H */

@@ -1,0 +1,34 @@
+/*
+ * The three matrix products a dense layer needs, row-major, for double (f64)
+ * and float (f32).  Kept apart from the layers so that faster kernels can
+ * replace these without touching the math around them.
+ *
+ *   nn_gemm_nn: C (M, N) = A (M, K) @ B (K, N) [+ bias (N,) on every row]   forward
+ *   nn_gemm_tn: C (M, N) = A (K, M)^T @ B (K, N)                            weight gradient
+ *   nn_gemm_nt: C (M, N) = A (M, K) @ B (N, K)^T                            input delta
+ */
+#ifndef NNEXT_GEMM_H
+#define NNEXT_GEMM_H
+
+#include <stdint.h>
+
+/* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, the best
+ * picked at load time (GCC function multi-versioning); elsewhere one version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(NN_NO_CLONES)
+#define NN_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NN_KERNEL
+#endif
+
+#define NN_GEMM_DECLARE(T, S)                                                         \
+    void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
+                        const T *bias, T *C);                                       \
+    void nn_gemm_tn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C); \
+    void nn_gemm_nt_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C);
+
+NN_GEMM_DECLARE(double, f64)
+NN_GEMM_DECLARE(float, f32)
+#undef NN_GEMM_DECLARE
+
+#endif
