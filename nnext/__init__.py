@@ -10,6 +10,15 @@ lines", Victor Zhou's introduction) at C speed, on NumPy arrays::
 Run ``python -m nnext`` to see the tutorials reproduced beside numpy.
 """
 
+try:
+    from . import _core  # noqa: F401  (the C extension)
+except ImportError as _e:  # pragma: no cover - depends on how nnext was installed
+    raise ImportError(
+        "nnext's C extension (nnext._core) could not be imported: "
+        f"{_e}. If you are running from a source checkout, build it with "
+        "`pip install -e .` (or run from another directory after `pip install .`)."
+    ) from _e
+
 from .history import History
 from .network import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, Network
 

@@ -4,6 +4,8 @@ import operator
 import os
 import tempfile
 import threading
+import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -382,7 +384,8 @@ class Network:
     # -------------------------------------------------------------- training
 
     def fit(self, X, y, epochs=1, lr=0.1, loss="mse", batch_size=None, shuffle=False, seed=None,
-            optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None):
+            optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None,
+            progress=False):
         """Train on ``(X, y)`` from the current weights; returns a `History`.
 
         Parameters
@@ -419,6 +422,9 @@ class Network:
         callback : callable or None
             ``callback(epoch, net, loss)`` after every epoch; returning
             ``False`` stops training.
+        progress : bool
+            Show a tqdm progress bar with the current loss (a widget in
+            Jupyter, text in a terminal).  Needs tqdm installed.
 
         Returns
         -------
@@ -453,13 +459,14 @@ class Network:
         n = Xa.shape[0]
         batch = n if batch_size is None else min(_integer(batch_size, "batch_size", 1), n)
         rng_state = _shuffle_state(seed)
+        bar = _progress_bar(epochs) if progress else None
 
         history = History()
-        with self._lock:
+        with self._lock, _closing(bar):
             key = (optimizer, optimizer == "adam" or momentum > 0)
             state, adam_step = self._optimizer_state(key)
             losses = np.empty(epochs, dtype=np.float64)
-            done = 0
+            done, pace = 0, 1
             while done < epochs:
                 # the C loop hands back to Python only where verbose or callback need it
                 if callback is not None:
@@ -468,12 +475,21 @@ class Network:
                     chunk = min(-done % verbose + 1, epochs - done)  # up to the next printed epoch
                 else:
                     chunk = epochs - done
+                if bar is not None:
+                    chunk = min(chunk, pace)
+                started = time.perf_counter()
                 status, n_done, bad, rng_state, adam_step = self._engine.train(
                     Xa, Ya, code, OPTIMIZERS[optimizer], lr, momentum, beta1, beta2, eps, batch,
                     bool(shuffle), rng_state, adam_step, chunk, state, losses[done:done + chunk])
                 self._opt = (key, state, adam_step)
                 history._extend(losses[done:done + n_done])
                 done += n_done
+                if bar is not None and n_done:
+                    bar.update(n_done)
+                    bar.set_postfix(loss=f"{losses[done - 1]:.4g}", refresh=False)
+                    # about ten updates a second, whatever an epoch costs
+                    per_epoch = (time.perf_counter() - started) / n_done
+                    pace = max(1, int(0.1 / per_epoch)) if per_epoch > 0 else pace * 10
                 if status == _NONFINITE:
                     epoch = done
                     where = f"the end of epoch {epoch - 1}" if epoch else "their values before this fit"
@@ -628,6 +644,19 @@ class Network:
                 raise ValueError(f"{path!r}: W{l} has shape {w.shape}, expected {(int(sizes[l]), int(sizes[l + 1]))}")
         net = cls.from_weights(weights, biases, activation=[str(a) for a in acts], dtype=str(field("dtype")))
         return net
+
+
+def _progress_bar(epochs):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError("fit(..., progress=True) needs tqdm, which is not installed: "
+                          "pip install tqdm (or pip install 'nnext[notebooks]')") from None
+    return tqdm(total=epochs, unit="epoch")
+
+
+def _closing(bar):
+    return nullcontext() if bar is None else bar
 
 
 def _copy_checked(dst, src, name):

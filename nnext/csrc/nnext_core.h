@@ -113,6 +113,8 @@ void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
     void nn_dense_backward_##S(T *d_weights, T *d_biases, T *d_in, const T *delta,      \
                                const T *in, const T *weights, int64_t batch,            \
                                int64_t n_in, int64_t n_out);                            \
+    void nn_loss_gradient_##S(int loss, T *error, const T *p, const T *y, int64_t batch,   \
+                              int64_t k);                                               \
     double nn_loss_forward_##S(int loss, const T *p, const T *y, int64_t batch,          \
                                int64_t k);                                              \
     void nn_loss_backward_##S(int loss, int activation, T *delta, const T *p,            \
@@ -127,6 +129,13 @@ void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
     /* Mean-free loss of the whole set, evaluated in chunks (same value as one batch). */ \
     double nn_loss_value_##S(const nn_net *net, const T *params, nn_workspace *ws,      \
                              int loss, const T *X, const T *Y, int64_t n);              \
+    /* Backpropagation after nn_forward: given acts[0..L] (n rows) and targets Y,      \
+     * writes deltas[l] = dL/dz_l (n, sizes[l]) for l = 1..L and grads (param layout);  \
+     * errors, when not NULL, receives errors[l] = dL/da_l (n, sizes[l]), l = 1..L.     \
+     * deltas[l] may share memory with deltas[l+2]. */                                  \
+    void nn_backward_##S(const nn_net *net, const T *params, const T *const *acts,      \
+                         const T *Y, int64_t n, int loss, T *const *errors,             \
+                         T *const *deltas, T *grads);                                   \
     /* Loss and its gradient (same layout as params) over one batch of n rows;         \
      * ws must have max_batch >= n.  Returns the loss. */                                \
     double nn_gradients_##S(const nn_net *net, const T *params, nn_workspace *ws,       \

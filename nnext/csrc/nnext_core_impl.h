@@ -137,11 +137,35 @@ double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int6
     }
 }
 
+/* error (batch, k) = dL/dp, the loss's gradient with respect to the prediction p. */
+NN_KERNEL void FN(nn_loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t batch,
+                                    int64_t k)
+{
+    const int64_t n = batch * k;
+    switch (loss) {
+    case NN_MSE: {
+        const T scale = (T)2 / (T)n;
+        for (int64_t i = 0; i < n; i++) error[i] = (p[i] - y[i]) * scale;
+        break;
+    }
+    case NN_SSE:
+        for (int64_t i = 0; i < n; i++) error[i] = p[i] - y[i];
+        break;
+    case NN_BCE:
+        for (int64_t i = 0; i < n; i++)
+            error[i] = (p[i] - y[i]) / (p[i] * ((T)1 - p[i]) * (T)n);
+        break;
+    default: /* NN_CROSS_ENTROPY */
+        for (int64_t i = 0; i < n; i++) error[i] = -y[i] / (p[i] * (T)batch);
+        break;
+    }
+}
+
 /* delta (batch, k) = dL/dz of the output layer, whose activation is given and
  * whose output is p.  Sigmoid + bce and softmax + cross-entropy use the fused,
  * exact form (p - y) / scale. */
 NN_KERNEL void FN(nn_loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
-                          int64_t batch, int64_t k)
+                                    int64_t batch, int64_t k)
 {
     const int64_t n = batch * k;
     if ((loss == NN_BCE && activation == NN_SIGMOID) ||
@@ -150,23 +174,7 @@ NN_KERNEL void FN(nn_loss_backward)(int loss, int activation, T *delta, const T 
         for (int64_t i = 0; i < n; i++) delta[i] = (p[i] - y[i]) * scale;
         return;
     }
-    switch (loss) {
-    case NN_MSE: {
-        const T scale = (T)2 / (T)n;
-        for (int64_t i = 0; i < n; i++) delta[i] = (p[i] - y[i]) * scale;
-        break;
-    }
-    case NN_SSE:
-        for (int64_t i = 0; i < n; i++) delta[i] = p[i] - y[i];
-        break;
-    case NN_BCE:
-        for (int64_t i = 0; i < n; i++)
-            delta[i] = (p[i] - y[i]) / (p[i] * ((T)1 - p[i]) * (T)n);
-        break;
-    default: /* NN_CROSS_ENTROPY */
-        for (int64_t i = 0; i < n; i++) delta[i] = -y[i] / (p[i] * (T)batch);
-        break;
-    }
+    FN(nn_loss_gradient)(loss, delta, p, y, batch, k);
     FN(nn_activation_backward)(activation, delta, p, batch, k);
 }
 
@@ -230,29 +238,39 @@ double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, i
     return loss == NN_SSE ? total : total / (double)n;
 }
 
+void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, const T *Y,
+                     int64_t n, int loss, T *const *errors, T *const *deltas, T *grads)
+{
+    const int L = net->n_layers;
+    const int64_t k = net->sizes[L];
+    if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
+    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    for (int l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
+        T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
+        FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases, d_in, deltas[l + 1],
+                              acts[l], params + nn_weight_offset(net, l), n, n_in, n_out);
+        if (l > 0) {
+            if (errors) memcpy(deltas[l], errors[l], (size_t)(n * n_in) * sizeof(T));
+            FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        }
+    }
+}
+
 double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
                         const T *X, const T *Y, int64_t n, T *grads)
 {
     const int L = net->n_layers;
-    const int64_t k = net->sizes[L];
-    const T *p = FN(ws_forward)(net, params, ws, X, n);
-    const double value = FN(nn_loss_forward)(loss, p, Y, n, k);
-    T *delta = (T *)ws->delta[0], *delta_prev = (T *)ws->delta[1];
-    FN(nn_loss_backward)(loss, net->activations[L - 1], delta, p, Y, n, k);
-    for (int l = L - 1; l >= 0; l--) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        const T *in = l == 0 ? X : FN(ws_act)(ws, l);
-        T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
-        FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases,
-                              l > 0 ? delta_prev : NULL, delta, in,
-                              params + nn_weight_offset(net, l), n, n_in, n_out);
-        if (l > 0) {
-            FN(nn_activation_backward)(net->activations[l - 1], delta_prev, in, n, n_in);
-            T *t = delta;
-            delta = delta_prev;
-            delta_prev = t;
-        }
+    T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
+    acts[0] = (T *)X;
+    for (int l = 1; l <= L; l++) {
+        acts[l] = FN(ws_act)(ws, l);
+        deltas[l] = (T *)ws->delta[(L - l) & 1]; /* layer l reads deltas[l+1]: ping-pong */
     }
+    FN(nn_forward)(net, params, acts, n);
+    const double value = FN(nn_loss_forward)(loss, acts[L], Y, n, net->sizes[L]);
+    FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
     return value;
 }
 
