@@ -19,7 +19,7 @@ class History:
         self.loss = []
 
     def _extend(self, losses):
-        self.loss.extend(float(v) for v in losses)
+        self.loss.extend(losses.tolist())
 
     @property
     def epochs(self):

@@ -1,5 +1,6 @@
 """The `Network` class: nnext's friendly API over the C core (nnext._core)."""
 
+import math
 import operator
 import os
 import tempfile
@@ -57,7 +58,7 @@ def _real(value, what, low=None, high=None, low_open=False, high_open=False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{what} must be a real number, got {value!r}")
     value = float(value)
-    bad = not np.isfinite(value)
+    bad = not math.isfinite(value)
     if low is not None:
         bad |= value <= low if low_open else value < low
     if high is not None:
@@ -458,7 +459,7 @@ class Network:
         code, Xa, Ya = self._data(X, y, loss)
         n = Xa.shape[0]
         batch = n if batch_size is None else min(_integer(batch_size, "batch_size", 1), n)
-        rng_state = _shuffle_state(seed)
+        rng_state = _shuffle_state(seed) if shuffle else 0
         bar = _progress_bar(epochs) if progress else None
 
         history = History()
