@@ -20,7 +20,9 @@ except ImportError as _e:  # pragma: no cover - depends on how nnext was install
     ) from _e
 
 from .history import History
+from .diagnostics import GradientCheck
 from .network import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, Network
+from .sweep import sweep
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]
+__all__ = ["Network", "History", "GradientCheck", "sweep", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]

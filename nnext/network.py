@@ -382,11 +382,49 @@ class Network:
                 db.append(grads[b_off:b_off + n_out])
         return dW, (db if self._bias else None)
 
+    # ----------------------------------------------------------- inspection
+
+    def check_gradients(self, X, y, loss="mse", gradients=None, eps=1e-6, samples=None, seed=0,
+                        tolerance=None):
+        """Compare the gradient with central finite differences computed in float64.
+
+        Parameters
+        ----------
+        gradients : (dW, db) or None
+            The gradient to check; None checks this network's own
+            `gradients`.  Handing in a gradient lets you check your own
+            backpropagation (or see the check catch a wrong one).
+        eps : float
+            The finite-difference step.
+        samples : int or None
+            Check at most this many randomly chosen entries per weight
+            matrix / bias vector (None: all of them).
+        tolerance : float or None
+            What `GradientCheck.ok` accepts: 1e-6 for float64, 1e-2 for float32.
+
+        Returns
+        -------
+        GradientCheck
+            ``.layers`` (worst relative error per layer), ``.max_error``,
+            ``.ok``; ``print(result)`` shows a readable report.
+        """
+        from .diagnostics import check_gradients
+        return check_gradients(self, X, y, loss, gradients=gradients, eps=eps, samples=samples,
+                               seed=seed, tolerance=tolerance)
+
+    def summary(self, loss=None, batch_size=None, lr=None, file=None):
+        """Print the layers (shapes, parameter counts, activations) and, given a
+        loss, its formula and gradient scale: with ``batch_size`` and ``lr`` it
+        shows how far one step moves compared with ``"sse"``, e.g. why
+        ``loss="sse", lr=1`` and ``loss="mse", lr=0.1`` train differently."""
+        from .diagnostics import summary_text
+        print(summary_text(self, loss=loss, batch_size=batch_size, lr=lr), file=file)
+
     # -------------------------------------------------------------- training
 
     def fit(self, X, y, epochs=1, lr=0.1, loss="mse", batch_size=None, shuffle=False, seed=None,
             optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None,
-            progress=False):
+            progress=False, validation_data=None, early_stopping=None, trace_every=None):
         """Train on ``(X, y)`` from the current weights; returns a `History`.
 
         Parameters
@@ -426,6 +464,18 @@ class Network:
         progress : bool
             Show a tqdm progress bar with the current loss (a widget in
             Jupyter, text in a terminal).  Needs tqdm installed.
+        validation_data : (X_val, y_val) or None
+            Record the loss on this set after every epoch in ``History.val_loss``.
+        early_stopping : int or None
+            Patience: stop after this many epochs without a lower validation
+            loss, and end with the weights of the best epoch
+            (``History.best_epoch``).  Needs ``validation_data``.
+        trace_every : int or None
+            k: at epoch 0, every k-th epoch and the last, record a forward and
+            backward pass over ``(X, y)`` with the weights of that moment (before
+            that epoch's update) in ``History.trace``, under Trask's names
+            (``l0``.. ``lL``, ``l1_error``.., ``l1_delta``.., ``syn0``..) and
+            his signs (``lL_error`` is ``y - lL`` for ``"sse"``).
 
         Returns
         -------
@@ -452,30 +502,44 @@ class Network:
         beta2 = _real(beta2, "beta2", 0, 1, high_open=True)
         eps = _real(eps, "eps", 0, low_open=True)
         verbose = _integer(verbose, "verbose", 0)
+        trace_every = None if trace_every is None else _integer(trace_every, "trace_every", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         code, Xa, Ya = self._data(X, y, loss)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError(f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
+            _, Xv, Yv = self._data(validation_data[0], validation_data[1], loss)
+            validation = (Xv, Yv)
+        if early_stopping is not None:
+            early_stopping = _integer(early_stopping, "early_stopping (patience in epochs)", 1)
+            if validation is None:
+                raise ValueError("early_stopping needs validation_data=(X_val, y_val) to watch")
         n = Xa.shape[0]
         batch = n if batch_size is None else min(_integer(batch_size, "batch_size", 1), n)
         rng_state = _shuffle_state(seed) if shuffle else 0
         bar = _progress_bar(epochs) if progress else None
+        each_epoch = callback is not None or validation is not None
 
         history = History()
         with self._lock, _closing(bar):
             key = (optimizer, optimizer == "adam" or momentum > 0)
             state, adam_step = self._optimizer_state(key)
             losses = np.empty(epochs, dtype=np.float64)
+            best, best_params, waited = math.inf, None, 0
             done, pace = 0, 1
             while done < epochs:
-                # the C loop hands back to Python only where verbose or callback need it
-                if callback is not None:
-                    chunk = 1
-                elif verbose:
-                    chunk = min(-done % verbose + 1, epochs - done)  # up to the next printed epoch
-                else:
-                    chunk = epochs - done
+                if trace_every is not None and (done % trace_every == 0 or done == epochs - 1):
+                    history._record(done, self._trace(Xa, Ya, code))
+                # the C loop hands back to Python only where something needs it
+                chunk = 1 if each_epoch else epochs - done
+                if verbose:
+                    chunk = min(chunk, -done % verbose + 1)  # up to the next printed epoch
+                if trace_every is not None:  # up to the next traced epoch
+                    chunk = min(chunk, max(1, min(trace_every - done % trace_every, epochs - 1 - done)))
                 if bar is not None:
                     chunk = min(chunk, pace)
                 started = time.perf_counter()
@@ -502,9 +566,40 @@ class Network:
                 last = done - 1
                 if verbose and last % verbose == 0:
                     print(f"Epoch {last} loss: {self._engine.loss(Xa, Ya, code):.3f}")
+                stop = False
+                if validation is not None:
+                    val = self._engine.loss(validation[0], validation[1], code)
+                    history.val_loss.append(val)
+                    if early_stopping is not None:
+                        if val < best:
+                            best, waited, history.best_epoch = val, 0, last
+                            best_params = self._params.copy()
+                        else:
+                            waited += 1
+                            if waited >= early_stopping:
+                                history.stopped_epoch = last
+                                stop = True
                 if callback is not None and callback(last, self, float(losses[last])) is False:
+                    stop = True
+                if stop:
                     break
+            if best_params is not None:
+                self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
+
+    def _trace(self, Xa, Ya, code):
+        """Trask's variables for one forward and backward pass over (Xa, Ya), with the
+        tutorial's signs: errors and deltas are minus the loss's gradients."""
+        acts, errors, deltas, _ = self._engine.trace(Xa, Ya, code)
+        record = {f"l{l}": a for l, a in enumerate(acts)}
+        for l in range(1, len(acts)):
+            record[f"l{l}_error"] = np.negative(errors[l], out=errors[l])
+            record[f"l{l}_delta"] = np.negative(deltas[l], out=deltas[l])
+        for l, w in enumerate(self._weights):
+            record[f"syn{l}"] = w.copy()
+            if self._bias:
+                record[f"b{l}"] = self._biases[l].copy()
+        return record
 
     def _optimizer_state(self, key):
         """The optimizer's state buffer, kept across fits while the optimizer is the same."""

@@ -474,6 +474,80 @@ fail:
     return NULL;
 }
 
+/* A list of L + 1 new (n, sizes[l]) arrays; data pointers into ptrs.  Entry 0 is
+ * left as None (with a NULL pointer) when skip_first. */
+static PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, void **ptrs)
+{
+    const int L = self->net.n_layers;
+    PyObject *list = PyList_New(L + 1);
+    if (!list) return NULL;
+    for (int l = 0; l <= L; l++) {
+        if (l == 0 && skip_first) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(list, 0, Py_None);
+            ptrs[0] = NULL;
+            continue;
+        }
+        npy_intp dims[2] = {n, self->sizes[l]};
+        PyObject *a = PyArray_SimpleNew(2, dims, self->typenum);
+        if (!a) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, l, a);
+        ptrs[l] = PyArray_DATA((PyArrayObject *)a);
+    }
+    return list;
+}
+
+/* trace(X, Y, loss_code) -> (acts, errors, deltas, grads): one forward and backward
+ * pass over all rows.  acts[l] (n, sizes[l]) for l = 0..L; errors[l] = dL/da_l and
+ * deltas[l] = dL/dz_l for l = 1..L (entry 0 is None); grads (n_params,). */
+static PyObject *engine_trace(EngineObject *self, PyObject *args)
+{
+    PyObject *X_obj, *Y_obj;
+    int loss;
+    if (!PyArg_ParseTuple(args, "OOi", &X_obj, &Y_obj, &loss)) return NULL;
+    if (engine_ready(self) < 0 || check_loss_code(loss) < 0) return NULL;
+    PyArrayObject *X, *Y;
+    if (to_xy(self, X_obj, Y_obj, &X, &Y) < 0) return NULL;
+    const npy_intp n = PyArray_DIM(X, 0);
+    void *acts[MAX_LAYERS + 1], *errors[MAX_LAYERS + 1], *deltas[MAX_LAYERS + 1];
+    PyObject *result = NULL, *grads = NULL;
+    PyObject *acts_list = new_layer_arrays(self, n, 0, acts);
+    PyObject *errors_list = acts_list ? new_layer_arrays(self, n, 1, errors) : NULL;
+    PyObject *deltas_list = errors_list ? new_layer_arrays(self, n, 1, deltas) : NULL;
+    if (deltas_list) {
+        npy_intp size = self->n_params;
+        grads = PyArray_SimpleNew(1, &size, self->typenum);
+    }
+    if (!grads || engine_acquire(self) < 0) goto done;
+    memcpy(acts[0], PyArray_DATA(X), (size_t)PyArray_NBYTES(X));
+    Py_BEGIN_ALLOW_THREADS
+    if (is_f64(self)) {
+        nn_forward_f64(&self->net, params_data(self), (double *const *)acts, n);
+        nn_backward_f64(&self->net, params_data(self), (const double *const *)acts,
+                        PyArray_DATA(Y), n, loss, (double *const *)errors,
+                        (double *const *)deltas, PyArray_DATA((PyArrayObject *)grads));
+    } else {
+        nn_forward_f32(&self->net, params_data(self), (float *const *)acts, n);
+        nn_backward_f32(&self->net, params_data(self), (const float *const *)acts,
+                        PyArray_DATA(Y), n, loss, (float *const *)errors,
+                        (float *const *)deltas, PyArray_DATA((PyArrayObject *)grads));
+    }
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    result = PyTuple_Pack(4, acts_list, errors_list, deltas_list, grads);
+done:
+    Py_XDECREF(acts_list);
+    Py_XDECREF(errors_list);
+    Py_XDECREF(deltas_list);
+    Py_XDECREF(grads);
+    Py_DECREF(X);
+    Py_DECREF(Y);
+    return result;
+}
+
 /* The poll callback: take the GIL for a moment and look for Ctrl-C. */
 typedef struct {
     PyThreadState *ts;
@@ -623,6 +697,8 @@ static PyMethodDef engine_methods[] = {
      "gradients(X, Y, loss_code, grads_out) -> loss; writes grads_out."},
     {"train", (PyCFunction)(void (*)(void))engine_train, METH_VARARGS | METH_KEYWORDS,
      "train(...) -> (status, epochs_done, bad_epoch, rng_state, adam_step)."},
+    {"trace", (PyCFunction)engine_trace, METH_VARARGS,
+     "trace(X, Y, loss_code) -> (acts, errors, deltas, grads): one forward and backward pass."},
     {"as_matrix", (PyCFunction)engine_as_matrix, METH_VARARGS,
      "as_matrix(obj, ncols, name) -> validated 2-D array of the network's dtype."},
     {"offsets", (PyCFunction)engine_offsets, METH_NOARGS,
