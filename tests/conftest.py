@@ -52,3 +52,9 @@ def raises_mentioning(exc, mentions, fn, net=None):
 @pytest.fixture
 def rng():
     return np.random.RandomState(12345)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "notebooks: executes the Jupyter notebooks in notebooks/ "
+                   "(about a minute; deselect with -m 'not notebooks')")
