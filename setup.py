@@ -10,8 +10,8 @@ import numpy as np
 from setuptools import Extension, setup
 
 CSRC = "nnext/csrc"
-flags = ["-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing", "-fno-trapping-math"]
-link_flags = []
+flags = ["-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing", "-fno-trapping-math", "-pthread"]
+link_flags = ["-pthread"]
 if os.environ.get("NNEXT_DEBUG"):
     flags += ["-O0", "-g"]
 else:
@@ -24,7 +24,7 @@ if os.environ.get("NNEXT_SANITIZE"):
 core = Extension(
     "nnext._core",
     sources=[f"{CSRC}/binding.c", f"{CSRC}/nnext_core.c", f"{CSRC}/nnext_gemm.c"],
-    depends=[f"{CSRC}/{h}" for h in ("nnext_core.h", "nnext_core_impl.h", "nnext_gemm.h", "nnext_gemm_impl.h", "nnext_exp.h")],
+    depends=[f"{CSRC}/{h}" for h in ("nnext_core.h", "nnext_core_impl.h", "nnext_gemm.h", "nnext_gemm_impl.h", "nnext_gemm_kernel.h", "nnext_exp.h")],
     include_dirs=[np.get_include(), CSRC],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=flags,

@@ -20,9 +20,27 @@ except ImportError as _e:  # pragma: no cover - depends on how nnext was install
     ) from _e
 
 from .history import History
+
+
+def set_num_threads(n=None):
+    """Threads nnext uses for large matrix products (about 2 MFLOP and more; small
+    networks always run on one thread).  ``None`` or 0 restores the default: the
+    ``NNEXT_NUM_THREADS`` environment variable, else the number of CPUs."""
+    if n is None:
+        n = 0
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads takes an int or None, got {n!r}")
+    if n < 0:
+        raise ValueError(f"set_num_threads needs n >= 0 (0: the default), got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads nnext uses for large matrix products."""
+    return _core.get_num_threads()
 from .diagnostics import GradientCheck
 from .network import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, Network
 from .sweep import sweep
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "GradientCheck", "sweep", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]
+__all__ = ["Network", "History", "GradientCheck", "sweep", "set_num_threads", "get_num_threads", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]

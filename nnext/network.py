@@ -686,6 +686,8 @@ class Network:
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".nnext-", suffix=".npz.tmp", dir=folder)
         try:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; give what np.savez would
+                os.fchmod(fd, _new_file_mode(path))
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays)
                 f.flush()
@@ -713,7 +715,12 @@ class Network:
             raise ValueError(f"{path!r} is not a readable nnext network file: {e}") from e
         except Exception as e:  # zipfile.BadZipFile, ValueError from numpy on corrupt data
             raise ValueError(f"{path!r} is not a readable nnext network file: {e}") from e
-        return cls._from_saved(data, path)
+        try:
+            return cls._from_saved(data, path)
+        except (TypeError, ValueError) as e:  # every complaint names the file, as ValueError
+            if type(e) is ValueError and repr(path) in str(e):
+                raise
+            raise ValueError(f"{path!r} is not a valid nnext network file: {e}") from e
 
     @classmethod
     def _from_saved(cls, data, path):
@@ -742,6 +749,23 @@ class Network:
         return net
 
 
+def _new_file_mode(path):
+    """Permission bits for a saved file: those of the file it replaces, else
+    what a plain open() would give (0o666 minus the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status") as f:  # the umask, without os.umask's race
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
+
 def _progress_bar(epochs):
     try:
         from tqdm.auto import tqdm
@@ -763,7 +787,11 @@ def _copy_checked(dst, src, name):
         raise ValueError(f"{name} must have shape {dst.shape}, got {src.shape}")
     if not np.all(np.isfinite(src)):
         raise ValueError(f"{name} contains NaN or infinity")
-    dst[...] = src
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        converted = src.astype(dst.dtype)
+    if not np.all(np.isfinite(converted)):  # e.g. 1e300 into a float32 network
+        raise ValueError(f"{name} has values too large for {dst.dtype} (they would become infinity)")
+    dst[...] = converted
 
 
 def _one_hot(labels, k):

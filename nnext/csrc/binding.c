@@ -760,6 +760,29 @@ static int module_clear(PyObject *module)
 
 static void module_free(void *module) { module_clear((PyObject *)module); }
 
+static PyObject *core_set_num_threads(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    const long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    nn_set_num_threads(n < 0 || n > 1 << 20 ? 0 : (int)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_get_num_threads(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromLong(nn_get_num_threads());
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_num_threads", core_set_num_threads, METH_O,
+     "set_num_threads(n): threads for large products; n < 1 restores the default."},
+    {"get_num_threads", core_get_num_threads, METH_NOARGS,
+     "get_num_threads() -> the number of threads used for large products."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
     {0, NULL},
@@ -770,6 +793,7 @@ static struct PyModuleDef core_module = {
     .m_name = "nnext._core",
     .m_doc = "The C core of nnext bound to NumPy arrays (internal: use nnext.Network).",
     .m_size = sizeof(module_state),
+    .m_methods = module_methods,
     .m_slots = module_slots,
     .m_traverse = module_traverse,
     .m_clear = module_clear,

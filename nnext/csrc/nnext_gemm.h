@@ -31,4 +31,15 @@ NN_GEMM_DECLARE(double, f64)
 NN_GEMM_DECLARE(float, f32)
 #undef NN_GEMM_DECLARE
 
+/* The instruction set the blocked kernels use: 4 AVX-512, 3 AVX2+FMA, 0 baseline.
+ * NNEXT_ISA=avx2 or NNEXT_ISA=base in the environment caps it. */
+int nn_gemm_isa(void);
+
+/* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
+ * pool (part 0 on the calling thread); serially when nparts <= 1 or when the
+ * pool is busy with another caller's job.  The number of threads is
+ * nn_get_num_threads(). */
+typedef void (*nn_task_fn)(void *arg, int part, int nparts);
+void nn_parallel(nn_task_fn fn, void *arg, int nparts);
+
 #endif

@@ -1,16 +1,23 @@
 /*
  * The products of nnext_gemm.h for one real type T (suffix S), included twice
- * by nnext_gemm.c.  Row-major throughout.
+ * by nnext_gemm.c after the kernels (nnext_gemm_kernel.h).  Row-major
+ * throughout.  Small products (the tutorials' 3-4-1 networks, single rows) go
+ * through the simple loops below, which have no set-up cost; larger ones
+ * through the register-blocked kernels of the best instruction set, split
+ * over threads by columns when big enough.
  */
 
 #define NN_CAT_(a, b) a##_##b
 #define NN_CAT(a, b) NN_CAT_(a, b)
 #define FN(name) NN_CAT(name, S)
+#define KFN(name, isa) NN_CAT(NN_CAT(name, S), isa)
 
 /* c[0..w) = bias[0..w) + sum_p a[p * lda_p] * b[p * ldb + 0..w).  Called with a
  * constant w, so that the w sums live in registers across the p loop. */
-static inline void FN(xn_block)(const T *a, int64_t lda_p, const T *b, int64_t ldb, int64_t K,
-                                const T *bias, T *c, const int w)
+static inline __attribute__((always_inline)) void FN(xn_block)(const T *a, int64_t lda_p,
+                                                                const T *b, int64_t ldb,
+                                                                int64_t K, const T *bias, T *c,
+                                                                const int w)
 {
     T acc[NN_JB];
     for (int jj = 0; jj < w; jj++) acc[jj] = bias ? bias[jj] : (T)0;
@@ -24,8 +31,10 @@ static inline void FN(xn_block)(const T *a, int64_t lda_p, const T *b, int64_t l
 
 /* C[i, j] = bias[j] + sum_p A[i * lda_i + p * lda_p] * B[p * N + j]: the nn and
  * the tn products differ only in A's strides. */
-NN_KERNEL static void FN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t lda_i,
-                                  int64_t lda_p, const T *B, const T *bias, T *C)
+static inline __attribute__((always_inline)) void FN(small_xn)(int64_t M, int64_t N, int64_t K,
+                                                                const T *A, int64_t lda_i,
+                                                                int64_t lda_p, const T *B,
+                                                                const T *bias, T *C)
 {
     for (int64_t i = 0; i < M; i++) {
         const T *a = A + i * lda_i;
@@ -44,18 +53,8 @@ NN_KERNEL static void FN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, i
     }
 }
 
-void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, const T *bias,
-                    T *C)
-{
-    FN(gemm_xn)(M, N, K, A, K, 1, B, bias, C);
-}
-
-void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
-{
-    FN(gemm_xn)(M, N, K, A, 1, M, B, NULL, C);
-}
-
-NN_KERNEL void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
+static inline __attribute__((always_inline)) void FN(small_nt)(int64_t M, int64_t N, int64_t K,
+                                                                const T *A, const T *B, T *C)
 {
     for (int64_t i = 0; i < M; i++) {
         const T *a = A + i * K;
@@ -68,6 +67,119 @@ NN_KERNEL void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const
     }
 }
 
+/* ------------------------------------------------ dispatch and threading */
+
+typedef struct {
+    int nt;         /* 1: the nt product, 0: xn */
+    int split_rows; /* threads share rows, not columns */
+    int64_t M, N, K, rsA, csA, align;
+    const T *A, *B, *bias;
+    T *C;
+} FN(gemm_job);
+
+static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
+{
+    switch (nn_gemm_isa()) {
+#if NN_MULTI_ISA
+    case 4:
+        if (g->nt) KFN(gemm_nt, avx512)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
+        else KFN(gemm_xn, avx512)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
+        break;
+    case 3:
+        if (g->nt) KFN(gemm_nt, avx2)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
+        else KFN(gemm_xn, avx2)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
+        break;
+#endif
+    default:
+        if (g->nt) KFN(gemm_nt, base)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
+        else KFN(gemm_xn, base)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
+        break;
+    }
+}
+
+static void FN(gemm_task)(void *arg, int part, int nparts)
+{
+    const FN(gemm_job) *g = arg;
+    if (g->split_rows) { /* rows in whole tiles of `align`: a job of its own on those rows */
+        const int64_t tiles = (g->M + g->align - 1) / g->align;
+        const int64_t t0 = tiles * part / nparts, t1 = tiles * (part + 1) / nparts;
+        const int64_t i0 = t0 * g->align, i1 = t1 * g->align < g->M ? t1 * g->align : g->M;
+        if (i0 >= i1) return;
+        FN(gemm_job) sub = *g;
+        sub.M = i1 - i0;
+        sub.A = g->A + i0 * (g->nt ? g->K : g->rsA);
+        sub.C = g->C + i0 * g->N;
+        FN(run_cols)(&sub, 0, g->N);
+        return;
+    }
+    /* columns split in whole panels of `align` */
+    const int64_t panels = (g->N + g->align - 1) / g->align;
+    const int64_t p0 = panels * part / nparts, p1 = panels * (part + 1) / nparts;
+    const int64_t j0 = p0 * g->align, j1 = p1 * g->align < g->N ? p1 * g->align : g->N;
+    if (j0 < j1) FN(run_cols)(g, j0, j1);
+}
+
+static void FN(gemm_run)(FN(gemm_job) *g)
+{
+    const double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K;
+    int parts = nn_get_num_threads();
+    if (flops < NN_PARALLEL_FLOPS) parts = 1;
+    int64_t max_parts = g->N / (2 * g->align);
+    if (parts > 1 && max_parts < parts) {
+        /* too few columns: split the rows (tiles of 8 rows, or 4 for nt) */
+        const int64_t row_align = g->nt ? 4 : 8;
+        const int64_t by_rows = g->M / (2 * row_align);
+        if (by_rows > max_parts) {
+            g->split_rows = 1;
+            g->align = row_align;
+            max_parts = by_rows;
+        }
+    }
+    if (parts > max_parts) parts = max_parts < 1 ? 1 : (int)max_parts;
+    if (parts > 1)
+        nn_parallel(FN(gemm_task), g, parts);
+    else
+        FN(run_cols)(g, 0, g->N);
+}
+
+/* The blocked kernels pay off from about this much work. */
+static inline int FN(is_small)(int64_t M, int64_t N, int64_t K)
+{
+    return (double)M * (double)N * (double)K < 4096.0 || N < 8 || K < 4;
+}
+
+void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, const T *bias,
+                    T *C)
+{
+    if (FN(is_small)(M, N, K)) {
+        FN(small_xn)(M, N, K, A, K, 1, B, bias, C);
+        return;
+    }
+    FN(gemm_job) g = {0, 0, M, N, K, K, 1, 32, A, B, bias, C};
+    FN(gemm_run)(&g);
+}
+
+void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
+{
+    if (FN(is_small)(M, N, K)) {
+        FN(small_xn)(M, N, K, A, 1, M, B, NULL, C);
+        return;
+    }
+    FN(gemm_job) g = {0, 0, M, N, K, 1, M, 32, A, B, NULL, C};
+    FN(gemm_run)(&g);
+}
+
+void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
+{
+    if (FN(is_small)(M, N, K) || K < 16) {
+        FN(small_nt)(M, N, K, A, B, C);
+        return;
+    }
+    FN(gemm_job) g = {1, 0, M, N, K, 0, 0, 4, A, B, NULL, C};
+    FN(gemm_run)(&g);
+}
+
 #undef FN
+#undef KFN
 #undef NN_CAT
 #undef NN_CAT_

@@ -1,0 +1,190 @@
+/*
+ * Register-blocked matrix-product kernels for one real type T (suffix S) and
+ * one instruction set (suffix ISA), included by nnext_gemm.c once per pair.
+ * Before inclusion: T, S, ISA, NN_TARGET (function attributes selecting the
+ * instruction set), VB (vector bytes: 64 AVX-512, 32 AVX2, 16 SSE2), MR (rows
+ * per tile), NV (vectors per tile row).  Written with GCC vector extensions,
+ * so one source gives every instruction set; FMA contraction is enabled for
+ * these functions only (the products' rounding then matches BLAS's).
+ *
+ * xn: C (M, N) = [bias +] A @ B with A[i, p] = A[i * rsA + p * csA] (nn: A is
+ * row-major (M, K); tn: A is given transposed, (K, M)) and B row-major (K, N).
+ * Tiles of MR rows x NR = NV * lanes columns stay in registers across a block
+ * of KC steps of p; the KC x NR panel of B stays in L1 across the row tiles.
+ * No packing of A or B (the strides above are cache-friendly); columns past
+ * the last full panel go through a zero-padded copy.
+ *
+ * nt: C (M, N) = A (M, K) @ B (N, K)^T, 4 x 4 tiles of dot products whose
+ * sums run along K in vector lanes.
+ */
+
+#define NN_CAT3_(a, b, c) a##_##b##_##c
+#define NN_CAT3(a, b, c) NN_CAT3_(a, b, c)
+#define KN(name) NN_CAT3(name, S, ISA)
+#define LANES (VB / (int)sizeof(T))
+#define NR (NV * LANES)
+
+typedef T KN(vec) __attribute__((vector_size(VB)));
+#define V KN(vec)
+
+NN_TARGET static inline __attribute__((always_inline)) V KN(load)(const T *p)
+{
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v) { memcpy(p, &v, sizeof v); }
+
+/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps. */
+NN_TARGET static inline __attribute__((always_inline)) void
+KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,
+         int64_t ldc, const int mr, const int init, const T *bias)
+{
+    V acc[MR][NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < NV; v++) {
+            if (!init)
+                acc[r][v] = KN(load)(C + r * ldc + v * LANES);
+            else if (bias)
+                acc[r][v] = KN(load)(bias + v * LANES);
+            else
+                acc[r][v] = (V){0};
+        }
+    for (int64_t p = 0; p < kc; p++) {
+        V b[NV];
+        for (int v = 0; v < NV; v++) b[v] = KN(load)(B + p * ldb + v * LANES);
+        const T *ap = A + p * csA;
+        for (int r = 0; r < mr; r++) {
+            const V a = (V){0} + ap[r * rsA];
+            for (int v = 0; v < NV; v++) acc[r][v] += a * b[v];
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < NV; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);
+}
+
+/* The row tiles of one panel: all of M, rows MR at a time. */
+NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA,
+                                const T *B, int64_t ldb, T *C, int64_t ldc, int init,
+                                const T *bias)
+{
+    int64_t i = 0;
+    for (; i + MR <= M; i += MR)
+        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias);
+    const T *a = A + i * rsA;
+    T *c = C + i * ldc;
+    switch ((int)(M - i)) {
+#define NN_ROWS(m) \
+    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias); break;
+#if MR > 7
+        NN_ROWS(7)
+#endif
+#if MR > 6
+        NN_ROWS(6)
+#endif
+#if MR > 5
+        NN_ROWS(5)
+#endif
+#if MR > 4
+        NN_ROWS(4)
+#endif
+        NN_ROWS(3) NN_ROWS(2) NN_ROWS(1)
+#undef NN_ROWS
+    default: break;
+    }
+}
+
+/* Columns [j0, j1) of C = [bias +] A @ B (see the top of the file). */
+NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
+KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t csA, const T *B,
+            const T *bias, T *C, int64_t j0, int64_t j1)
+{
+    enum { KC = 256 };
+    T bpad[KC * NR] __attribute__((aligned(64)));
+    T cpad[MR * NR] __attribute__((aligned(64)));
+    T biaspad[NR] __attribute__((aligned(64)));
+    for (int64_t jc = j0; jc < j1; jc += NR) {
+        const int64_t n = j1 - jc < NR ? j1 - jc : NR;
+        const T *bias_j = bias ? bias + jc : NULL;
+        if (n < NR && bias) {
+            for (int j = 0; j < NR; j++) biaspad[j] = j < n ? bias_j[j] : (T)0;
+            bias_j = biaspad;
+        }
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            const int64_t kc = K - pc < KC ? K - pc : KC;
+            const int init = pc == 0;
+            const T *a = A + pc * csA;
+            if (n == NR) {
+                KN(panel)(M, kc, a, rsA, csA, B + pc * N + jc, N, C + jc, N, init, bias_j);
+                continue;
+            }
+            for (int64_t p = 0; p < kc; p++) {
+                const T *src = B + (pc + p) * N + jc;
+                for (int j = 0; j < NR; j++) bpad[p * NR + j] = j < n ? src[j] : (T)0;
+            }
+            for (int64_t i = 0; i < M; i += MR) {
+                const int64_t m = M - i < MR ? M - i : MR;
+                T *c = C + i * N + jc;
+                if (!init)
+                    for (int64_t r = 0; r < m; r++)
+                        for (int64_t j = 0; j < n; j++) cpad[r * NR + j] = c[r * N + j];
+                KN(panel)(m, kc, a + i * rsA, rsA, csA, bpad, NR, cpad, NR, init, bias_j);
+                for (int64_t r = 0; r < m; r++)
+                    for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * NR + j];
+            }
+        }
+        if (K == 0)
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < n; j++) C[i * N + jc + j] = bias ? bias[jc + j] : (T)0;
+    }
+}
+
+NN_TARGET static inline __attribute__((always_inline)) T KN(hsum)(V v)
+{
+    T s = 0;
+    for (int l = 0; l < LANES; l++) s += v[l];
+    return s;
+}
+
+/* Columns [j0, j1) of C (M, N) = A (M, K) @ B (N, K)^T. */
+NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
+KN(gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C, int64_t j0, int64_t j1)
+{
+    enum { TR = 4, TC = 4 };
+    const int64_t kv = K - K % LANES;
+    for (int64_t i0 = 0; i0 < M; i0 += TR) {
+        const T *a[TR];
+        for (int r = 0; r < TR; r++) a[r] = A + (i0 + r < M ? i0 + r : M - 1) * K;
+        for (int64_t jb = j0; jb < j1; jb += TC) {
+            const T *b[TC];
+            for (int c = 0; c < TC; c++) b[c] = B + (jb + c < j1 ? jb + c : j1 - 1) * K;
+            V acc[TR][TC];
+            for (int r = 0; r < TR; r++)
+                for (int c = 0; c < TC; c++) acc[r][c] = (V){0};
+            for (int64_t p = 0; p < kv; p += LANES) {
+                V av[TR], bv[TC];
+                for (int r = 0; r < TR; r++) av[r] = KN(load)(a[r] + p);
+                for (int c = 0; c < TC; c++) bv[c] = KN(load)(b[c] + p);
+                for (int r = 0; r < TR; r++)
+                    for (int c = 0; c < TC; c++) acc[r][c] += av[r] * bv[c];
+            }
+            T out[TR][TC];
+            for (int r = 0; r < TR; r++)
+                for (int c = 0; c < TC; c++) {
+                    T s = KN(hsum)(acc[r][c]);
+                    for (int64_t p = kv; p < K; p++) s += a[r][p] * b[c][p];
+                    out[r][c] = s;
+                }
+            for (int r = 0; r < TR && i0 + r < M; r++)
+                for (int c = 0; c < TC && jb + c < j1; c++) C[(i0 + r) * N + jb + c] = out[r][c];
+        }
+    }
+}
+
+#undef V
+#undef NR
+#undef LANES
+#undef KN
+#undef NN_CAT3
+#undef NN_CAT3_

@@ -1,0 +1,654 @@
+/*
+ * test_core: the C core's own tests, no Python.  Built and run by .ci/run
+ * under -fsanitize=address,undefined and under valgrind:
+ *
+ *   gcc -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *       -Innext/csrc nnext/csrc/test_core.c nnext/csrc/nnext_core.c \
+ *       nnext/csrc/nnext_gemm.c -lm -o test_core && ./test_core
+ *   valgrind --error-exitcode=1 --leak-check=full ./test_core --quick
+ *
+ * Every array handed to the core is its own malloc of exactly the size the
+ * API documents, so that a read or write one element past the end (a kernel
+ * tail, a chunk boundary) lands in a redzone (ASan) or unallocated memory
+ * (valgrind).  Results are checked against naive loops written here, and the
+ * gradients against central differences.  Exit status 0 when every check
+ * passes; failures are printed with enough context to reproduce.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include "nnext_core.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0, checks = 0;
+static int quick = 0;
+
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        checks++;                                                               \
+        if (!(cond)) {                                                          \
+            failures++;                                                         \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);     \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fputc('\n', stderr);                                                \
+        }                                                                       \
+    } while (0)
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t rng_state = 0x1234567887654321ull;
+
+static double urand(void) /* [0, 1) */
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+static double srand_(double scale) { return (2 * urand() - 1) * scale; }
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static double act_ref(int a, double z)
+{
+    switch (a) {
+    case NN_SIGMOID: return 1 / (1 + exp(-z));
+    case NN_TANH: return tanh(z);
+    case NN_RELU: return z > 0 ? z : 0;
+    case NN_LEAKY_RELU: return z > 0 ? z : 0.01 * z;
+    case NN_ELU: return z > 0 ? z : expm1(z);
+    default: return z;
+    }
+}
+
+/* Naive forward in double: out (n, sizes[L]). */
+static void forward_ref(const nn_net *net, const double *params, const double *X, int64_t n,
+                        double *out)
+{
+    const int L = net->n_layers;
+    const int64_t W = nn_max_width(net);
+    double *a = xmalloc(sizeof(double) * (size_t)W), *z = xmalloc(sizeof(double) * (size_t)W);
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t j = 0; j < net->sizes[0]; j++) a[j] = X[r * net->sizes[0] + j];
+        for (int l = 0; l < L; l++) {
+            const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
+            const double *w = params + nn_weight_offset(net, l);
+            const double *b = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
+            for (int64_t j = 0; j < no; j++) {
+                double s = b ? b[j] : 0;
+                for (int64_t i = 0; i < ni; i++) s += a[i] * w[i * no + j];
+                z[j] = s;
+            }
+            if (net->activations[l] == NN_SOFTMAX) {
+                double top = z[0], sum = 0;
+                for (int64_t j = 1; j < no; j++) top = z[j] > top ? z[j] : top;
+                for (int64_t j = 0; j < no; j++) sum += (a[j] = exp(z[j] - top));
+                for (int64_t j = 0; j < no; j++) a[j] /= sum;
+            } else {
+                for (int64_t j = 0; j < no; j++) a[j] = act_ref(net->activations[l], z[j]);
+            }
+        }
+        for (int64_t j = 0; j < net->sizes[L]; j++) out[r * net->sizes[L] + j] = a[j];
+    }
+    free(a);
+    free(z);
+}
+
+static double loss_ref(int loss, const double *p, const double *y, int64_t n, int64_t k)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n * k; i++) {
+        switch (loss) {
+        case NN_MSE: s += (y[i] - p[i]) * (y[i] - p[i]) / (double)(n * k); break;
+        case NN_SSE: s += 0.5 * (y[i] - p[i]) * (y[i] - p[i]); break;
+        case NN_BCE: s -= (y[i] * log(p[i]) + (1 - y[i]) * log(1 - p[i])) / (double)(n * k); break;
+        default: s -= y[i] * log(p[i]) / (double)n; break;
+        }
+    }
+    return s;
+}
+
+/* A random network: L layers, widths in [1, max_w], valid activations. */
+typedef struct {
+    nn_net net;
+    int64_t sizes[8];
+    int acts[7];
+} netbox;
+
+static void random_net(netbox *nb, int L, int64_t max_w, int bias, int out_act)
+{
+    for (int l = 0; l <= L; l++) nb->sizes[l] = 1 + (int64_t)(urand() * (double)max_w);
+    for (int l = 0; l < L; l++) nb->acts[l] = (int)(urand() * 6); /* not softmax */
+    if (out_act >= 0) nb->acts[L - 1] = out_act;
+    if (out_act == NN_SOFTMAX && nb->sizes[L] < 2) nb->sizes[L] = 2;
+    nb->net.n_layers = L;
+    nb->net.sizes = nb->sizes;
+    nb->net.activations = nb->acts;
+    nb->net.has_bias = bias;
+}
+
+static double max_abs_diff(const double *a, const double *b, int64_t n, double *scale)
+{
+    double d = 0, s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double e = fabs(a[i] - b[i]);
+        d = e > d || e != e ? e : d;
+        s = fabs(b[i]) > s ? fabs(b[i]) : s;
+    }
+    if (scale) *scale = s;
+    return d;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_layout(void)
+{
+    int64_t sizes[] = {3, 4, 2};
+    int acts[] = {NN_TANH, NN_SOFTMAX};
+    nn_net net = {2, sizes, acts, 1};
+    CHECK(nn_net_valid(&net), "valid net");
+    CHECK(nn_param_count(&net) == 3 * 4 + 4 + 4 * 2 + 2, "count %lld", (long long)nn_param_count(&net));
+    CHECK(nn_weight_offset(&net, 0) == 0 && nn_bias_offset(&net, 0) == 12, "offsets layer 0");
+    CHECK(nn_weight_offset(&net, 1) == 16 && nn_bias_offset(&net, 1) == 24, "offsets layer 1");
+    CHECK(nn_max_width(&net) == 4, "max width");
+    net.has_bias = 0;
+    CHECK(nn_param_count(&net) == 20 && nn_bias_offset(&net, 1) == -1, "no bias");
+    /* invalid shapes and codes are refused, and no workspace is made for them */
+    int bad_acts[] = {NN_SOFTMAX, NN_SIGMOID};
+    nn_net bad = {2, sizes, bad_acts, 1};
+    CHECK(!nn_net_valid(&bad), "softmax on a hidden layer");
+    int acts_oob[] = {NN_N_ACTIVATIONS, 0};
+    bad.activations = acts_oob;
+    CHECK(!nn_net_valid(&bad), "activation code out of range");
+    acts_oob[0] = -1;
+    CHECK(!nn_net_valid(&bad), "negative activation code");
+    int64_t zero[] = {3, 0, 2};
+    nn_net zw = {2, zero, acts, 1};
+    CHECK(!nn_net_valid(&zw), "zero width");
+    nn_net nol = {0, sizes, acts, 1};
+    CHECK(!nn_net_valid(&nol), "no layers");
+    CHECK(!nn_net_valid(NULL), "NULL net");
+    CHECK(nn_workspace_new_f64(&zw, 4) == NULL, "workspace for invalid net");
+    CHECK(nn_workspace_new_f32(&net, 0) == NULL, "workspace for max_batch 0");
+    nn_workspace_free(NULL);
+}
+
+/* predict and forward against the naive loops; chunking over the workspace. */
+static void test_forward(int trials)
+{
+    for (int t = 0; t < trials; t++) {
+        netbox nb;
+        const int L = 1 + (int)(urand() * 3);
+        const int out = urand() < 0.25 ? NN_SOFTMAX : -1;
+        random_net(&nb, L, t % 3 == 0 ? 40 : 9, urand() < 0.7, out);
+        const nn_net *net = &nb.net;
+        const int64_t P = nn_param_count(net), n_in = nb.sizes[0], k = nb.sizes[L];
+        const int64_t n = 1 + (int64_t)(urand() * (t % 4 == 0 ? 600 : 20));
+        const int64_t max_batch = 1 + (int64_t)(urand() * 300);
+        double *pd = xmalloc(sizeof(double) * (size_t)P);
+        float *pf = xmalloc(sizeof(float) * (size_t)P);
+        double *Xd = xmalloc(sizeof(double) * (size_t)(n * n_in));
+        float *Xf = xmalloc(sizeof(float) * (size_t)(n * n_in));
+        for (int64_t i = 0; i < P; i++) pd[i] = (double)(pf[i] = (float)srand_(1.0));
+        for (int64_t i = 0; i < n * n_in; i++) Xd[i] = (double)(Xf[i] = (float)srand_(2.0));
+        double *ref = xmalloc(sizeof(double) * (size_t)(n * k));
+        double *od = xmalloc(sizeof(double) * (size_t)(n * k));
+        float *of = xmalloc(sizeof(float) * (size_t)(n * k));
+        double *of_d = xmalloc(sizeof(double) * (size_t)(n * k));
+        forward_ref(net, pd, Xd, n, ref);
+
+        nn_workspace *wd = nn_workspace_new_f64(net, max_batch);
+        nn_workspace *wf = nn_workspace_new_f32(net, max_batch);
+        CHECK(wd && wf, "workspace");
+        nn_predict_f64(net, pd, wd, Xd, n, od);
+        nn_predict_f32(net, pf, wf, Xf, n, of);
+        for (int64_t i = 0; i < n * k; i++) of_d[i] = of[i];
+        double scale;
+        double e = max_abs_diff(od, ref, n * k, &scale);
+        CHECK(e <= 1e-12 * (1 + scale) * (double)(n_in + 8), "predict f64 trial %d: err %g", t, e);
+        e = max_abs_diff(of_d, ref, n * k, &scale);
+        CHECK(e <= 1e-4 * (1 + scale) * (double)(n_in + 8), "predict f32 trial %d: err %g", t, e);
+
+        /* nn_forward writes every layer; its last equals predict's output */
+        double *acts[8];
+        acts[0] = Xd;
+        for (int l = 1; l <= L; l++) acts[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
+        nn_forward_f64(net, pd, acts, n);
+        CHECK(max_abs_diff(acts[L], od, n * k, NULL) <= 1e-12 * (1 + scale) * (double)(n_in + 8),
+              "forward == predict, trial %d", t);
+        for (int l = 1; l <= L; l++) free(acts[l]);
+
+        /* loss_value over chunks equals the loss of the whole output */
+        double *Y = xmalloc(sizeof(double) * (size_t)(n * k));
+        const int loss = out == NN_SOFTMAX ? NN_CROSS_ENTROPY : (int)(urand() * 2); /* mse / sse */
+        for (int64_t r = 0; r < n; r++) {
+            const int64_t hot = (int64_t)(urand() * (double)k);
+            for (int64_t j = 0; j < k; j++)
+                Y[r * k + j] = loss == NN_CROSS_ENTROPY ? (j == hot) : srand_(1.0);
+        }
+        const double lv = nn_loss_value_f64(net, pd, wd, loss, Xd, Y, n);
+        const double lr = loss_ref(loss, ref, Y, n, k);
+        CHECK(fabs(lv - lr) <= 1e-10 * (1 + fabs(lr)), "loss_value trial %d: %g vs %g", t, lv, lr);
+        free(Y);
+        nn_workspace_free(wd);
+        nn_workspace_free(wf);
+        free(pd), free(pf), free(Xd), free(Xf), free(ref), free(od), free(of), free(of_d);
+    }
+}
+
+/* Activation edge values: NaN propagates, infinities saturate, nothing traps. */
+static void test_activation_edges(void)
+{
+    const double vals[] = {0.0, -0.0, 1e-310, -1e-310, 1e300, -1e300, INFINITY, -INFINITY,
+                           800.0, -800.0, 90.0, -110.0, DBL_MIN, -DBL_MIN};
+    const int nv = (int)(sizeof vals / sizeof vals[0]);
+    for (int a = 0; a < NN_SOFTMAX; a++) {
+        double *xd = xmalloc(sizeof(double) * (size_t)nv);
+        float *xf = xmalloc(sizeof(float) * (size_t)nv);
+        for (int i = 0; i < nv; i++) {
+            xd[i] = vals[i];
+            xf[i] = (float)vals[i];
+        }
+        nn_activation_forward_f64(a, xd, 1, nv);
+        nn_activation_forward_f32(a, xf, 1, nv);
+        for (int i = 0; i < nv; i++) {
+            const double want = act_ref(a, vals[i]);
+            const double wantf = act_ref(a, (double)(float)vals[i]);
+            const int ok = isnan(want) ? isnan(xd[i])
+                           : isinf(want) ? xd[i] == want
+                                         : fabs(xd[i] - want) <= 1e-15 * fabs(want) + 1e-300;
+            CHECK(ok, "activation %d f64 at %g: %g, want %g", a, vals[i], xd[i], want);
+            const int okf = isnan(wantf) ? isnan(xf[i])
+                            : isinf(wantf) || fabs(wantf) > FLT_MAX
+                                ? isinf(xf[i]) || fabs((double)xf[i]) >= FLT_MAX
+                                : fabs((double)xf[i] - wantf) <= 1e-6 * fabs(wantf) + 1e-37;
+            CHECK(okf, "activation %d f32 at %g: %g, want %g", a, vals[i], (double)xf[i], wantf);
+        }
+        free(xd);
+        free(xf);
+        double nan_in = NAN;
+        nn_activation_forward_f64(a, &nan_in, 1, 1);
+        /* relu's "x > 0 ? x : 0" maps NaN to 0 (numpy's maximum keeps NaN); the
+         * binding refuses non-finite inputs, so only overflow inside a network
+         * can get here.  Every other activation propagates NaN. */
+        CHECK(isnan(nan_in) || (a == NN_RELU && nan_in == 0), "activation %d keeps NaN: %g", a,
+              nan_in);
+    }
+    /* softmax of a row with huge logits stays a distribution */
+    double row[4] = {1e300, -1e300, 1e300, 0};
+    nn_activation_forward_f64(NN_SOFTMAX, row, 1, 4);
+    CHECK(row[0] == 0.5 && row[1] == 0 && row[2] == 0.5 && row[3] == 0, "softmax huge: %g %g %g %g",
+          row[0], row[1], row[2], row[3]);
+}
+
+/* Gradients against central differences of the loss (double). */
+static void test_gradients(int trials)
+{
+    const int combos[][2] = {{NN_MSE, -1}, {NN_SSE, -1}, {NN_BCE, NN_SIGMOID},
+                             {NN_CROSS_ENTROPY, NN_SOFTMAX}, {NN_MSE, NN_SOFTMAX},
+                             {NN_BCE, NN_TANH + 100 /* any non-sigmoid hidden, sigmoid out */}};
+    for (int t = 0; t < trials; t++) {
+        const int c = t % 6;
+        int loss = combos[c][0], out_act = combos[c][1];
+        if (out_act >= 100) out_act = NN_SIGMOID;
+        netbox nb;
+        const int L = 1 + (int)(urand() * 3);
+        random_net(&nb, L, 6, t % 2, out_act);
+        if (loss == NN_MSE || loss == NN_SSE) /* keep kinks (relu) away from 0 by luck only */
+            for (int l = 0; l < L; l++)
+                if (nb.acts[l] == NN_RELU || nb.acts[l] == NN_LEAKY_RELU) nb.acts[l] = NN_TANH;
+        for (int l = 0; l < L - 1; l++)
+            if (nb.acts[l] == NN_RELU || nb.acts[l] == NN_LEAKY_RELU) nb.acts[l] = NN_ELU;
+        const nn_net *net = &nb.net;
+        const int64_t P = nn_param_count(net), n_in = nb.sizes[0], k = nb.sizes[L];
+        const int64_t n = 1 + (int64_t)(urand() * 9);
+        double *p = xmalloc(sizeof(double) * (size_t)P), *g = xmalloc(sizeof(double) * (size_t)P);
+        double *X = xmalloc(sizeof(double) * (size_t)(n * n_in));
+        double *Y = xmalloc(sizeof(double) * (size_t)(n * k));
+        for (int64_t i = 0; i < P; i++) p[i] = srand_(0.8);
+        for (int64_t i = 0; i < n * n_in; i++) X[i] = srand_(1.0);
+        for (int64_t r = 0; r < n; r++) {
+            const int64_t hot = (int64_t)(urand() * (double)k);
+            for (int64_t j = 0; j < k; j++)
+                Y[r * k + j] = loss == NN_CROSS_ENTROPY ? (j == hot) : loss == NN_BCE ? urand() : srand_(1.0);
+        }
+        nn_workspace *ws = nn_workspace_new_f64(net, n);
+        const double v = nn_gradients_f64(net, p, ws, loss, X, Y, n, g);
+        double *out = xmalloc(sizeof(double) * (size_t)(n * k));
+        forward_ref(net, p, X, n, out);
+        const double v_ref = loss_ref(loss, out, Y, n, k);
+        CHECK(fabs(v - v_ref) <= 1e-10 * (1 + fabs(v_ref)), "gradients' loss trial %d: %g vs %g", t, v,
+              v_ref);
+        double worst = 0, gscale = 0;
+        for (int64_t i = 0; i < P; i++) {
+            const double old = p[i], h = 1e-6;
+            p[i] = old + h;
+            forward_ref(net, p, X, n, out);
+            const double fp = loss_ref(loss, out, Y, n, k);
+            p[i] = old - h;
+            forward_ref(net, p, X, n, out);
+            const double fm = loss_ref(loss, out, Y, n, k);
+            p[i] = old;
+            const double fd = (fp - fm) / (2 * h);
+            const double e = fabs(fd - g[i]);
+            worst = e > worst ? e : worst;
+            gscale = fabs(fd) > gscale ? fabs(fd) : gscale;
+        }
+        CHECK(worst <= 1e-5 * (1 + gscale), "gradients trial %d (loss %d, L %d): worst %g, scale %g", t,
+              loss, L, worst, gscale);
+        nn_workspace_free(ws);
+        free(p), free(g), free(X), free(Y), free(out);
+    }
+}
+
+/* nn_backward with and without errors[] gives the same grads as nn_gradients. */
+static void test_backward(void)
+{
+    netbox nb;
+    random_net(&nb, 3, 7, 1, -1);
+    const nn_net *net = &nb.net;
+    const int L = 3;
+    const int64_t P = nn_param_count(net), n = 5, k = nb.sizes[L];
+    double *p = xmalloc(sizeof(double) * (size_t)P), *g1 = xmalloc(sizeof(double) * (size_t)P),
+           *g2 = xmalloc(sizeof(double) * (size_t)P), *g3 = xmalloc(sizeof(double) * (size_t)P);
+    double *X = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[0]));
+    double *Y = xmalloc(sizeof(double) * (size_t)(n * k));
+    for (int64_t i = 0; i < P; i++) p[i] = srand_(1);
+    for (int64_t i = 0; i < n * nb.sizes[0]; i++) X[i] = srand_(1);
+    for (int64_t i = 0; i < n * k; i++) Y[i] = srand_(1);
+    nn_workspace *ws = nn_workspace_new_f64(net, n);
+    nn_gradients_f64(net, p, ws, NN_MSE, X, Y, n, g1);
+    double *acts[4], *errors[4] = {NULL}, *deltas[4] = {NULL};
+    acts[0] = X;
+    for (int l = 1; l <= L; l++) {
+        acts[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
+        errors[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
+        deltas[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
+    }
+    nn_forward_f64(net, p, acts, n);
+    nn_backward_f64(net, p, (const double *const *)acts, Y, n, NN_MSE, errors, deltas, g2);
+    nn_backward_f64(net, p, (const double *const *)acts, Y, n, NN_MSE, NULL, deltas, g3);
+    CHECK(max_abs_diff(g1, g2, P, NULL) <= 1e-14, "backward with errors");
+    CHECK(max_abs_diff(g1, g3, P, NULL) <= 1e-14, "backward without errors");
+    for (int l = 1; l <= L; l++) free(acts[l]), free(errors[l]), free(deltas[l]);
+    nn_workspace_free(ws);
+    free(p), free(g1), free(g2), free(g3), free(X), free(Y);
+}
+
+static int poll_count = 0;
+static int poll_stop_after(void *ctx)
+{
+    poll_count++;
+    return poll_count >= *(int *)ctx;
+}
+
+static nn_train_config base_config(int64_t n)
+{
+    nn_train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.loss = NN_MSE;
+    cfg.optimizer = NN_SGD;
+    cfg.lr = 0.5;
+    cfg.beta1 = 0.9;
+    cfg.beta2 = 0.999;
+    cfg.eps = 1e-8;
+    cfg.batch_size = n;
+    cfg.rng_state = 42;
+    cfg.n_epochs = 1;
+    return cfg;
+}
+
+/* Training: XOR converges (every optimizer, f64 and f32, shuffled and not),
+ * one SGD step equals params - lr * gradients, divergence restores. */
+static void test_train(void)
+{
+    int64_t sizes[] = {2, 6, 1};
+    int acts[] = {NN_TANH, NN_SIGMOID};
+    nn_net net = {2, sizes, acts, 1};
+    const int64_t P = nn_param_count(&net), n = 4;
+    const double Xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, Ys[] = {0, 1, 1, 0};
+    double *X = xmalloc(sizeof Xs), *Y = xmalloc(sizeof Ys);
+    float *Xf = xmalloc(sizeof(float) * 8), *Yf = xmalloc(sizeof(float) * 4);
+    memcpy(X, Xs, sizeof Xs);
+    memcpy(Y, Ys, sizeof Ys);
+    for (int i = 0; i < 8; i++) Xf[i] = (float)Xs[i];
+    for (int i = 0; i < 4; i++) Yf[i] = (float)Ys[i];
+    const int64_t epochs = quick ? 800 : 3000;
+    double *losses = xmalloc(sizeof(double) * (size_t)epochs);
+    for (int variant = 0; variant < 6; variant++) {
+        const int opt = variant % 3; /* 0 sgd, 1 momentum, 2 adam */
+        const int f32 = variant >= 3;
+        nn_train_config cfg = base_config(n);
+        cfg.optimizer = opt == 2 ? NN_ADAM : NN_SGD;
+        cfg.momentum = opt == 1 ? 0.9 : 0;
+        cfg.lr = opt == 2 ? 0.05 : opt == 1 ? 0.1 : 1.0;
+        cfg.loss = NN_BCE;
+        cfg.batch_size = 2 + (variant & 1);
+        cfg.shuffle = 1;
+        cfg.n_epochs = epochs;
+        const int n_state = opt == 2 ? 2 : opt == 1;
+        nn_train_result res;
+        nn_status st;
+        double pred[4];
+        uint64_t seed = 7;
+        if (!f32) {
+            double *p = xmalloc(sizeof(double) * (size_t)P);
+            double *state = n_state ? calloc((size_t)(P * n_state), sizeof(double)) : NULL;
+            rng_state = seed;
+            for (int64_t i = 0; i < P; i++) p[i] = srand_(1);
+            st = nn_train_f64(&net, p, state, X, Y, n, &cfg, losses, &res);
+            nn_workspace *ws = nn_workspace_new_f64(&net, 4);
+            nn_predict_f64(&net, p, ws, X, n, pred);
+            nn_workspace_free(ws);
+            free(p);
+            free(state);
+        } else {
+            float *p = xmalloc(sizeof(float) * (size_t)P), pf[4];
+            float *state = n_state ? calloc((size_t)(P * n_state), sizeof(float)) : NULL;
+            rng_state = seed;
+            for (int64_t i = 0; i < P; i++) p[i] = (float)srand_(1);
+            st = nn_train_f32(&net, p, state, Xf, Yf, n, &cfg, losses, &res);
+            nn_workspace *ws = nn_workspace_new_f32(&net, 1);
+            nn_predict_f32(&net, p, ws, Xf, n, pf);
+            nn_workspace_free(ws);
+            for (int i = 0; i < 4; i++) pred[i] = pf[i];
+            free(p);
+            free(state);
+        }
+        CHECK(st == NN_OK && res.epochs_done == epochs, "train variant %d: status %d, %lld epochs",
+              variant, (int)st, (long long)res.epochs_done);
+        double worst = 0;
+        for (int i = 0; i < 4; i++) worst = fmax(worst, fabs(pred[i] - Ys[i]));
+        CHECK(worst < 0.3, "XOR variant %d not learned: worst error %g (loss %g -> %g)", variant,
+              worst, losses[0], losses[epochs - 1]);
+        if (opt == 2) CHECK(cfg.adam_step > 0, "adam_step advanced");
+    }
+
+    /* one full-batch SGD step == params - lr * grads, loss recorded */
+    double *p = xmalloc(sizeof(double) * (size_t)P), *q = xmalloc(sizeof(double) * (size_t)P);
+    double *g = xmalloc(sizeof(double) * (size_t)P);
+    for (int64_t i = 0; i < P; i++) q[i] = p[i] = srand_(1);
+    nn_workspace *ws = nn_workspace_new_f64(&net, n);
+    const double v = nn_gradients_f64(&net, q, ws, NN_MSE, X, Y, n, g);
+    nn_workspace_free(ws);
+    nn_train_config cfg = base_config(n);
+    nn_train_result res;
+    CHECK(nn_train_f64(&net, p, NULL, X, Y, n, &cfg, losses, &res) == NN_OK, "one step");
+    CHECK(fabs(losses[0] - v) <= 1e-15 * (1 + v), "one step's loss %g vs %g", losses[0], v);
+    double e = 0;
+    for (int64_t i = 0; i < P; i++) e = fmax(e, fabs(p[i] - (q[i] - 0.5 * g[i])));
+    CHECK(e <= 1e-15, "one SGD step: %g", e);
+
+    /* zero epochs change nothing */
+    memcpy(q, p, sizeof(double) * (size_t)P);
+    cfg.n_epochs = 0;
+    CHECK(nn_train_f64(&net, p, NULL, X, Y, n, &cfg, losses, &res) == NN_OK && res.epochs_done == 0,
+          "zero epochs");
+    CHECK(memcmp(p, q, sizeof(double) * (size_t)P) == 0, "zero epochs changed params");
+
+    /* invalid arguments */
+    cfg = base_config(n);
+    cfg.batch_size = 0;
+    CHECK(nn_train_f64(&net, p, NULL, X, Y, n, &cfg, losses, &res) == NN_ERR_INVALID, "batch 0");
+    cfg = base_config(n);
+    CHECK(nn_train_f64(&net, p, NULL, X, Y, 0, &cfg, losses, &res) == NN_ERR_INVALID, "n 0");
+    CHECK(memcmp(p, q, sizeof(double) * (size_t)P) == 0, "invalid calls changed params");
+
+    /* divergence: linear output, huge lr -> NONFINITE, params and state restored
+     * to the start of the failing epoch */
+    int lin_acts[] = {NN_LINEAR, NN_LINEAR};
+    nn_net lin = {2, sizes, lin_acts, 1};
+    for (int opt = 0; opt < 3; opt++) {
+        cfg = base_config(n);
+        cfg.optimizer = opt == 2 ? NN_ADAM : NN_SGD;
+        cfg.momentum = opt == 1 ? 0.5 : 0;
+        cfg.lr = opt == 2 ? 1e200 : 1e150;
+        cfg.batch_size = 1;
+        cfg.n_epochs = 50;
+        const int n_state = opt == 2 ? 2 : opt == 1;
+        double *state = n_state ? calloc((size_t)(P * n_state), sizeof(double)) : NULL;
+        for (int64_t i = 0; i < P; i++) p[i] = srand_(1);
+        const nn_status st = nn_train_f64(&lin, p, state, X, Y, n, &cfg, losses, &res);
+        CHECK(st == NN_ERR_NONFINITE, "divergence (opt %d) status %d", opt, (int)st);
+        CHECK(res.bad_epoch == res.epochs_done, "bad epoch %lld after %lld done",
+              (long long)res.bad_epoch, (long long)res.epochs_done);
+        int finite = 1;
+        for (int64_t i = 0; i < P; i++) finite &= isfinite(p[i]) != 0;
+        for (int64_t i = 0; i < P * n_state; i++) finite &= isfinite(state[i]) != 0;
+        CHECK(finite, "params/state not restored to finite values after divergence (opt %d)", opt);
+        free(state);
+    }
+
+    /* a poll callback that says stop: INTERRUPTED, params finite */
+    cfg = base_config(n);
+    cfg.n_epochs = 4000000; /* far more than fit in the ~50 ms before the first poll */
+    cfg.batch_size = 1;
+    int stop_after = 1;
+    poll_count = 0;
+    cfg.poll = poll_stop_after;
+    cfg.poll_ctx = &stop_after;
+    double *big_losses = xmalloc(sizeof(double) * (size_t)cfg.n_epochs);
+    for (int64_t i = 0; i < P; i++) p[i] = srand_(1);
+    const nn_status st = nn_train_f64(&net, p, NULL, X, Y, n, &cfg, big_losses, &res);
+    CHECK(st == NN_ERR_INTERRUPTED && poll_count == 1, "interrupt: status %d, polls %d", (int)st,
+          poll_count);
+    CHECK(res.epochs_done < cfg.n_epochs, "interrupt stopped early");
+    int finite = 1;
+    for (int64_t i = 0; i < P; i++) finite &= isfinite(p[i]) != 0;
+    CHECK(finite, "params finite after interrupt");
+    free(big_losses);
+    free(p), free(q), free(g), free(X), free(Y), free(Xf), free(Yf), free(losses);
+}
+
+static void check_dense(int64_t B, int64_t n_in, int64_t n_out);
+
+/* Kernel tails: every (M, N, K) around the vector widths and blockings; then
+ * a few products big enough for the kernels' threads (> 4e6 flops). */
+static void test_shapes(void)
+{
+    const int64_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33};
+    const int nd = quick ? 7 : (int)(sizeof dims / sizeof dims[0]);
+    for (int a = 0; a < nd; a++)
+        for (int b = 0; b < nd; b++)
+            for (int c = 0; c < nd; c += 2) check_dense(dims[a], dims[b], dims[c]);
+    const int64_t big[][3] = {{150, 200, 130}, {257, 129, 67}, {64, 300, 301}, {1000, 64, 33}};
+    for (int i = 0; i < 4; i++) check_dense(big[i][0], big[i][1], big[i][2]);
+}
+
+/* The three products of a dense layer with exactly-sized buffers, against naive loops. */
+static void check_dense(int64_t B, int64_t n_in, int64_t n_out)
+{
+            {
+                double *in = xmalloc(sizeof(double) * (size_t)(B * n_in));
+                double *w = xmalloc(sizeof(double) * (size_t)(n_in * n_out));
+                double *bias = xmalloc(sizeof(double) * (size_t)n_out);
+                double *out = xmalloc(sizeof(double) * (size_t)(B * n_out));
+                double *delta = xmalloc(sizeof(double) * (size_t)(B * n_out));
+                double *dw = xmalloc(sizeof(double) * (size_t)(n_in * n_out));
+                double *db = xmalloc(sizeof(double) * (size_t)n_out);
+                double *din = xmalloc(sizeof(double) * (size_t)(B * n_in));
+                float *inf_ = xmalloc(sizeof(float) * (size_t)(B * n_in));
+                float *wf = xmalloc(sizeof(float) * (size_t)(n_in * n_out));
+                float *outf = xmalloc(sizeof(float) * (size_t)(B * n_out));
+                float *deltaf = xmalloc(sizeof(float) * (size_t)(B * n_out));
+                float *dwf = xmalloc(sizeof(float) * (size_t)(n_in * n_out));
+                float *dinf = xmalloc(sizeof(float) * (size_t)(B * n_in));
+                for (int64_t i = 0; i < B * n_in; i++) inf_[i] = (float)(in[i] = srand_(1));
+                for (int64_t i = 0; i < n_in * n_out; i++) wf[i] = (float)(w[i] = srand_(1));
+                for (int64_t i = 0; i < n_out; i++) bias[i] = srand_(1);
+                for (int64_t i = 0; i < B * n_out; i++) deltaf[i] = (float)(delta[i] = srand_(1));
+                nn_dense_forward_f64(out, in, w, bias, B, n_in, n_out);
+                nn_dense_forward_f32(outf, inf_, wf, NULL, B, n_in, n_out);
+                nn_dense_backward_f64(dw, db, din, delta, in, w, B, n_in, n_out);
+                nn_dense_backward_f32(dwf, NULL, dinf, deltaf, inf_, wf, B, n_in, n_out);
+                double e = 0, ef = 0;
+                for (int64_t r = 0; r < B; r++)
+                    for (int64_t j = 0; j < n_out; j++) {
+                        double s = bias[j], sf = 0;
+                        for (int64_t i = 0; i < n_in; i++) {
+                            s += in[r * n_in + i] * w[i * n_out + j];
+                            sf += (double)inf_[r * n_in + i] * (double)wf[i * n_out + j];
+                        }
+                        e = fmax(e, fabs(out[r * n_out + j] - s));
+                        ef = fmax(ef, fabs((double)outf[r * n_out + j] - sf));
+                    }
+                for (int64_t i = 0; i < n_in; i++)
+                    for (int64_t j = 0; j < n_out; j++) {
+                        double s = 0, sf = 0;
+                        for (int64_t r = 0; r < B; r++) {
+                            s += in[r * n_in + i] * delta[r * n_out + j];
+                            sf += (double)inf_[r * n_in + i] * (double)deltaf[r * n_out + j];
+                        }
+                        e = fmax(e, fabs(dw[i * n_out + j] - s));
+                        ef = fmax(ef, fabs((double)dwf[i * n_out + j] - sf));
+                    }
+                for (int64_t j = 0; j < n_out; j++) {
+                    double s = 0;
+                    for (int64_t r = 0; r < B; r++) s += delta[r * n_out + j];
+                    e = fmax(e, fabs(db[j] - s));
+                }
+                for (int64_t r = 0; r < B; r++)
+                    for (int64_t i = 0; i < n_in; i++) {
+                        double s = 0, sf = 0;
+                        for (int64_t j = 0; j < n_out; j++) {
+                            s += delta[r * n_out + j] * w[i * n_out + j];
+                            sf += (double)deltaf[r * n_out + j] * (double)wf[i * n_out + j];
+                        }
+                        e = fmax(e, fabs(din[r * n_in + i] - s));
+                        ef = fmax(ef, fabs((double)dinf[r * n_in + i] - sf));
+                    }
+                const double K = (double)(B > n_in ? (B > n_out ? B : n_out) : (n_in > n_out ? n_in : n_out));
+                CHECK(e <= 1e-14 * (K + 8) && ef <= 2e-6 * (K + 8), "dense (B %lld, in %lld, out %lld): err %g, f32 %g",
+                      (long long)B, (long long)n_in, (long long)n_out, e, ef);
+                free(in), free(w), free(bias), free(out), free(delta), free(dw), free(db), free(din);
+                free(inf_), free(wf), free(outf), free(deltaf), free(dwf), free(dinf);
+            }
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+    test_layout();
+    test_shapes();
+    test_forward(quick ? 12 : 60);
+    test_activation_edges();
+    test_gradients(quick ? 12 : 48);
+    test_backward();
+    test_train();
+    printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
+    return failures ? 1 : 0;
+}
