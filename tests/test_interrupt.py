@@ -79,11 +79,16 @@ def test_sigint_interrupts_fit_quickly_and_leaves_a_usable_network(kind, tmp_pat
     latencies = []
     # retried: on a loaded 2-core CI machine the child may simply not be
     # scheduled for a while; one fast answer proves the mechanism
+    # Under .ci/run's ASan+UBSan stage (NNEXT_SANITIZED) everything, the
+    # interpreter's own allocations included, runs several times slower; there
+    # the test checks the mechanism with a looser limit, and the 0.5 s promise
+    # is held by the normal stage.
+    limit = 3.0 if os.environ.get("NNEXT_SANITIZED") else 0.5
     for attempt in range(3):
         latency, report = run_once(kind, tmp_path, settle=0.8)
         assert report["finite"] and report["params_finite"], report
         assert report["roundtrip"] and report["trains_again"], report
         latencies.append(round(latency, 3))
-        if latency < 0.5:
+        if latency < limit:
             return
-    raise AssertionError(f"KeyboardInterrupt took {latencies} s after SIGINT (limit 0.5 s)")
+    raise AssertionError(f"KeyboardInterrupt took {latencies} s after SIGINT (limit {limit} s)")
