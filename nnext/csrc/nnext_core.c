@@ -7,6 +7,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -165,6 +166,27 @@ static double rng_uniform(uint64_t *state)
     z ^= z >> 31;
     return (double)(z >> 11) * 0x1.0p-53;
 }
+
+/* ------------------------------------------------------ the fused path */
+
+static atomic_int nn_fused_enabled = 1;
+
+void nn_set_fused_path(int enabled)
+{
+    atomic_store_explicit(&nn_fused_enabled, enabled != 0, memory_order_relaxed);
+}
+
+int nn_get_fused_path(void)
+{
+    return atomic_load_explicit(&nn_fused_enabled, memory_order_relaxed);
+}
+
+/* GCC and clang vector extensions: the fused path's vectors of 32 bytes. */
+#if defined(__GNUC__)
+#define NN_HAVE_VECTORS 1
+#else
+#define NN_HAVE_VECTORS 0
+#endif
 
 /* ------------------------------------------------------ typed instances */
 

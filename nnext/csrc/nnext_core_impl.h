@@ -8,6 +8,9 @@
 #define NN_CAT_(a, b) a##_##b
 #define NN_CAT(a, b) NN_CAT_(a, b)
 #define FN(name) NN_CAT(name, S)
+#define NN_INLINE static inline __attribute__((always_inline))
+
+#include "nnext_gemm_small.h"
 
 /* ---------------------------------------------------------------- layers */
 
@@ -20,7 +23,7 @@ void FN(nn_dense_forward)(T *out, const T *in, const T *weights, const T *biases
 }
 
 /* a (batch, width): z -> act(z), in place. */
-NN_KERNEL void FN(nn_activation_forward)(int activation, T *a, int64_t batch, int64_t width)
+NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t width)
 {
     const int64_t n = batch * width;
     switch (activation) {
@@ -56,8 +59,13 @@ NN_KERNEL void FN(nn_activation_forward)(int activation, T *a, int64_t batch, in
     }
 }
 
+NN_KERNEL void FN(nn_activation_forward)(int activation, T *a, int64_t batch, int64_t width)
+{
+    FN(act_forward)(activation, a, batch, width);
+}
+
 /* delta (batch, width): dL/da -> dL/dz, in place, from the layer's output a. */
-NN_KERNEL void FN(nn_activation_backward)(int activation, T *delta, const T *a, int64_t batch,
+NN_INLINE void FN(act_backward)(int activation, T *delta, const T *a, int64_t batch,
                                 int64_t width)
 {
     const int64_t n = batch * width;
@@ -91,6 +99,12 @@ NN_KERNEL void FN(nn_activation_backward)(int activation, T *delta, const T *a, 
     }
 }
 
+NN_KERNEL void FN(nn_activation_backward)(int activation, T *delta, const T *a, int64_t batch,
+                                          int64_t width)
+{
+    FN(act_backward)(activation, delta, a, batch, width);
+}
+
 /* Given delta (batch, n_out) = dL/dz of this layer and its input in (batch, n_in):
  *   d_weights (n_in, n_out) = in^T @ delta
  *   d_biases  (n_out,)      = column sums of delta        (skipped when NULL)
@@ -110,72 +124,107 @@ void FN(nn_dense_backward)(T *d_weights, T *d_biases, T *d_in, const T *delta,
     if (d_in) FN(nn_gemm_nt)(batch, n_in, n_out, delta, weights, d_in);
 }
 
-/* The loss of predictions p (batch, k) against targets y (batch, k). */
-double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
+/* The loss of predictions p (batch, k) against targets y (batch, k), element
+ * (r, j) of each at [r * rs + j * cs], summed row by row. */
+NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k,
+                                  int64_t rs, int64_t cs)
 {
     const int64_t n = batch * k;
     T sum = 0;
+    for (int64_t r = 0; r < batch; r++) {
+        const T *pr = p + r * rs, *yr = y + r * rs;
+        for (int64_t j = 0; j < k; j++) {
+            const T pj = pr[j * cs], yj = yr[j * cs];
+            switch (loss) {
+            case NN_MSE:
+            case NN_SSE: {
+                const T e = yj - pj;
+                sum += e * e;
+                break;
+            }
+            case NN_BCE: { /* log arguments clamped so that a saturated sigmoid stays finite */
+                const T q = (T)1 - pj;
+                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                if (yj != 1) sum -= ((T)1 - yj) * LOG(q > T_TINY ? q : T_TINY);
+                break;
+            }
+            default: /* NN_CROSS_ENTROPY */
+                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                break;
+            }
+        }
+    }
     switch (loss) {
-    case NN_MSE:
-    case NN_SSE:
-        for (int64_t i = 0; i < n; i++) {
-            T e = y[i] - p[i];
-            sum += e * e;
-        }
-        return loss == NN_MSE ? (double)(sum / (T)n) : (double)((T)0.5 * sum);
-    case NN_BCE: /* log arguments clamped so that a saturated sigmoid stays finite */
-        for (int64_t i = 0; i < n; i++) {
-            T q = (T)1 - p[i];
-            if (y[i] != 0) sum -= y[i] * LOG(p[i] > T_TINY ? p[i] : T_TINY);
-            if (y[i] != 1) sum -= ((T)1 - y[i]) * LOG(q > T_TINY ? q : T_TINY);
-        }
-        return (double)(sum / (T)n);
-    default: /* NN_CROSS_ENTROPY */
-        for (int64_t i = 0; i < n; i++)
-            if (y[i] != 0) sum -= y[i] * LOG(p[i] > T_TINY ? p[i] : T_TINY);
-        return (double)(sum / (T)batch);
+    case NN_SSE: return (double)((T)0.5 * sum);
+    case NN_CROSS_ENTROPY: return (double)(sum / (T)batch);
+    default: return (double)(sum / (T)n);
     }
 }
 
+double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
+{
+    return FN(loss_forward)(loss, p, y, batch, k, k, 1);
+}
+
 /* error (batch, k) = dL/dp, the loss's gradient with respect to the prediction p. */
-NN_KERNEL void FN(nn_loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t batch,
-                                    int64_t k)
+/* (The inline bodies below take the number of elements to process, count,
+ * apart from the batch and k that scale the loss: the fused path processes
+ * padded blocks.) */
+NN_INLINE void FN(loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t count,
+                                 int64_t batch, int64_t k)
 {
     const int64_t n = batch * k;
     switch (loss) {
     case NN_MSE: {
         const T scale = (T)2 / (T)n;
-        for (int64_t i = 0; i < n; i++) error[i] = (p[i] - y[i]) * scale;
+        for (int64_t i = 0; i < count; i++) error[i] = (p[i] - y[i]) * scale;
         break;
     }
     case NN_SSE:
-        for (int64_t i = 0; i < n; i++) error[i] = p[i] - y[i];
+        for (int64_t i = 0; i < count; i++) error[i] = p[i] - y[i];
         break;
     case NN_BCE:
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; i < count; i++)
             error[i] = (p[i] - y[i]) / (p[i] * ((T)1 - p[i]) * (T)n);
         break;
     default: /* NN_CROSS_ENTROPY */
-        for (int64_t i = 0; i < n; i++) error[i] = -y[i] / (p[i] * (T)batch);
+        for (int64_t i = 0; i < count; i++) error[i] = -y[i] / (p[i] * (T)batch);
         break;
     }
+}
+
+NN_KERNEL void FN(nn_loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t batch,
+                                    int64_t k)
+{
+    FN(loss_gradient)(loss, error, p, y, batch * k, batch, k);
 }
 
 /* delta (batch, k) = dL/dz of the output layer, whose activation is given and
  * whose output is p.  Sigmoid + bce and softmax + cross-entropy use the fused,
  * exact form (p - y) / scale. */
-NN_KERNEL void FN(nn_loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
-                                    int64_t batch, int64_t k)
+NN_INLINE void FN(loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
+                                 int64_t count, int64_t batch, int64_t k)
 {
     const int64_t n = batch * k;
     if ((loss == NN_BCE && activation == NN_SIGMOID) ||
         (loss == NN_CROSS_ENTROPY && activation == NN_SOFTMAX)) {
         const T scale = (T)1 / (T)(loss == NN_BCE ? n : batch);
-        for (int64_t i = 0; i < n; i++) delta[i] = (p[i] - y[i]) * scale;
+        for (int64_t i = 0; i < count; i++) delta[i] = (p[i] - y[i]) * scale;
         return;
     }
-    FN(nn_loss_gradient)(loss, delta, p, y, batch, k);
-    FN(nn_activation_backward)(activation, delta, p, batch, k);
+    FN(loss_gradient)(loss, delta, p, y, count, batch, k);
+    FN(act_backward)(activation, delta, p, 1, count); /* not softmax: elementwise */
+}
+
+NN_KERNEL void FN(nn_loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
+                                    int64_t batch, int64_t k)
+{
+    if (activation == NN_SOFTMAX && loss != NN_CROSS_ENTROPY) { /* row-wise backward */
+        FN(loss_gradient)(loss, delta, p, y, batch * k, batch, k);
+        FN(act_backward)(activation, delta, p, batch, k);
+        return;
+    }
+    FN(loss_backward)(loss, activation, delta, p, y, batch * k, batch, k);
 }
 
 /* --------------------------------------------------------------- network */
@@ -274,73 +323,240 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
     return value;
 }
 
+/* The optimizer's update of one parameter p from its gradient g: the rule's
+ * constants are set once per step (FN(rule_start)), then each parameter is
+ * updated by the element function of its kind; m and v are its entries in
+ * the optimizer state (velocity; Adam's moments). */
+typedef struct {
+    int kind; /* 0 sgd, 1 sgd with momentum, 2 adam */
+    T lr, mu, b1, b2, eps, c1, c2;
+} FN(rule);
+
+NN_INLINE FN(rule) FN(rule_start)(nn_train_config *cfg)
+{
+    FN(rule) r = {0, (T)cfg->lr, (T)cfg->momentum, (T)cfg->beta1, (T)cfg->beta2, (T)cfg->eps, 0, 0};
+    if (cfg->optimizer == NN_ADAM) {
+        r.kind = 2;
+        cfg->adam_step++;
+        r.c1 = (T)1 / (T)(1.0 - pow(cfg->beta1, (double)cfg->adam_step));
+        r.c2 = (T)1 / (T)(1.0 - pow(cfg->beta2, (double)cfg->adam_step));
+    } else if (cfg->momentum > 0) {
+        r.kind = 1;
+    }
+    return r;
+}
+
+NN_INLINE T FN(sgd_one)(const FN(rule) *r, T p, T g) { return p - r->lr * g; }
+
+NN_INLINE T FN(momentum_one)(const FN(rule) *r, T p, T g, T *velocity)
+{
+    *velocity = r->mu * *velocity - r->lr * g;
+    return p + *velocity;
+}
+
+NN_INLINE T FN(adam_one)(const FN(rule) *r, T p, T g, T *m, T *v)
+{
+    *m = r->b1 * *m + ((T)1 - r->b1) * g;
+    *v = r->b2 * *v + ((T)1 - r->b2) * g * g;
+    return p - r->lr * (*m * r->c1) / (SQRT(*v * r->c2) + r->eps);
+}
+
 /* params (P,) updated from grads (P,) by the configured optimizer. */
 NN_KERNEL static void FN(apply_update)(T *params, const T *grads, T *opt_state, int64_t P,
-                             nn_train_config *cfg)
+                                       nn_train_config *cfg)
 {
-    const T lr = (T)cfg->lr;
-    if (cfg->optimizer == NN_ADAM) {
-        T *m = opt_state, *v = opt_state + P;
-        const T b1 = (T)cfg->beta1, b2 = (T)cfg->beta2, eps = (T)cfg->eps;
-        cfg->adam_step++;
-        const T c1 = (T)1 / (T)(1.0 - pow(cfg->beta1, (double)cfg->adam_step));
-        const T c2 = (T)1 / (T)(1.0 - pow(cfg->beta2, (double)cfg->adam_step));
-        for (int64_t i = 0; i < P; i++) {
-            const T g = grads[i];
-            m[i] = b1 * m[i] + ((T)1 - b1) * g;
-            v[i] = b2 * v[i] + ((T)1 - b2) * g * g;
-            params[i] -= lr * (m[i] * c1) / (SQRT(v[i] * c2) + eps);
-        }
-    } else if (cfg->momentum > 0) {
-        T *velocity = opt_state;
-        const T mu = (T)cfg->momentum;
-        for (int64_t i = 0; i < P; i++) {
-            velocity[i] = mu * velocity[i] - lr * grads[i];
-            params[i] += velocity[i];
-        }
-    } else {
-        for (int64_t i = 0; i < P; i++) params[i] -= lr * grads[i];
+    const FN(rule) r = FN(rule_start)(cfg);
+    switch (r.kind) {
+    case 0:
+        for (int64_t i = 0; i < P; i++) params[i] = FN(sgd_one)(&r, params[i], grads[i]);
+        break;
+    case 1:
+        for (int64_t i = 0; i < P; i++)
+            params[i] = FN(momentum_one)(&r, params[i], grads[i], opt_state + i);
+        break;
+    default:
+        for (int64_t i = 0; i < P; i++)
+            params[i] = FN(adam_one)(&r, params[i], grads[i], opt_state + i, opt_state + P + i);
+        break;
     }
 }
 
 static int FN(all_finite)(const T *x, int64_t n)
 {
-    T acc = 0;
-    for (int64_t i = 0; i < n; i++) acc += x[i] - x[i]; /* NaN iff some x is NaN/inf */
-    return acc == 0;
+    int bad = 0; /* x - x is NaN iff x is NaN or inf; an OR, unlike a sum, vectorises */
+    for (int64_t i = 0; i < n; i++) bad |= !(x[i] - x[i] == 0);
+    return !bad;
 }
 
-nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, const T *Y,
-                       int64_t n, nn_train_config *cfg, double *epoch_losses,
-                       nn_train_result *result)
+/* ---------------------------------------------------------- the fused path
+ *
+ * For a tiny network (Trask's 3-4-1, Zhou's 2-2-1) a step costs ~15 calls of
+ * a few dozen flops each, and the calls, not the flops, set the speed.  The
+ * fused path runs a whole step in one function over batches of at most
+ * NN_LANES rows held "batch in lanes": each neuron's values over the batch
+ * are one short vector (4 doubles or 8 floats), so that a layer is a few
+ * vector multiply-adds per neuron, with the weights broadcast.
+ *
+ * It computes what the general path computes, to the bit: the same formulas
+ * (the elementwise bodies above are shared), each sum in the same order (the
+ * general path's small loops sum over rows, inputs and outputs in index order
+ * from zero or the bias), and it is only used where the general path would
+ * run those small loops (fused_ok).  Lanes past the batch's rows carry
+ * zeros or harmless values and never enter a sum.  nn_set_fused_path(0)
+ * turns it off so that tests can compare the two. */
+#if NN_HAVE_VECTORS
+#define NN_LANES ((int64_t)(32 / sizeof(T)))
+typedef T FN(lanes) __attribute__((vector_size(32)));
+
+/* (x, x, ..., x), -0.0 included (x * 1 is exact; 0 + x is not for -0.0); a
+ * macro, as vectors are not passed by value between functions (ABI). */
+#define NN_SPLAT(x) (((FN(lanes)){0} + 1) * (x))
+
+/* rows (b, width) -> cols (width, NN_LANES), zeros past row b. */
+NN_INLINE void FN(to_lanes)(T *cols, const T *rows, int64_t b, int64_t width)
+{
+    for (int64_t i = 0; i < width; i++)
+        for (int64_t q = 0; q < NN_LANES; q++) cols[i * NN_LANES + q] = q < b ? rows[q * width + i] : 0;
+}
+
+/* The per-layer constants of a step, set once per call. */
+typedef struct {
+    int64_t n_in, n_out, w, b; /* widths; offsets of W_l and b_l in params (b: -1) */
+    int activation;
+} FN(fused_layer);
+
+/* params[i] updated from its gradient g by the rule, of the constant kind. */
+NN_INLINE void FN(fused_update)(const FN(rule) *r, const int kind, T *params, T *opt_state,
+                                int64_t P, int64_t i, T g)
+{
+    switch (kind) {
+    case 0: params[i] = FN(sgd_one)(r, params[i], g); break;
+    case 1: params[i] = FN(momentum_one)(r, params[i], g, opt_state + i); break;
+    default: params[i] = FN(adam_one)(r, params[i], g, opt_state + i, opt_state + P + i); break;
+    }
+}
+
+/* One step over b <= NN_LANES rows: aT[0] (n_in, LANES) and yT (k, LANES)
+ * given; aT[l] (sizes[l], LANES) and dT[l] receive the layers' outputs and
+ * deltas; params updated by the optimizer of the constant kind (see FN(rule)),
+ * each weight as soon as its gradient is known (after its use for the layer
+ * below's delta).  Returns the batch loss. */
+NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params, T *opt_state,
+                                int64_t P, nn_train_config *cfg, T *const *aT, T *const *dT,
+                                const T *yT, int64_t b, const int kind)
+{
+    typedef FN(lanes) V;
+    const int64_t k = layers[L - 1].n_out;
+    for (int l = 0; l < L; l++) { /* forward: out[j] = act(bias[j] + sum_i in[i] W[i, j]) */
+        const FN(fused_layer) *ly = layers + l;
+        const int64_t n_in = ly->n_in, n_out = ly->n_out;
+        const T *W = params + ly->w, *bias = ly->b >= 0 ? params + ly->b : NULL;
+        const V *in = (const V *)aT[l];
+        V *out = (V *)aT[l + 1];
+        for (int64_t j = 0; j < n_out; j++) {
+            V acc = NN_SPLAT(bias ? bias[j] : (T)0);
+            for (int64_t i = 0; i < n_in; i++) acc += in[i] * NN_SPLAT(W[i * n_out + j]);
+            out[j] = acc;
+        }
+        FN(act_forward)(ly->activation, aT[l + 1], 1, n_out * NN_LANES);
+    }
+    const double value = FN(loss_forward)(cfg->loss, aT[L], yT, b, k, 1, NN_LANES);
+    FN(loss_backward)(cfg->loss, layers[L - 1].activation, dT[L], aT[L], yT, k * NN_LANES, b, k);
+    const FN(rule) rule = FN(rule_start)(cfg);
+    for (int l = L - 1; l >= 0; l--) {
+        const FN(fused_layer) *ly = layers + l;
+        const int64_t n_in = ly->n_in, n_out = ly->n_out;
+        const V *in = (const V *)aT[l], *delta = (const V *)dT[l + 1];
+        if (l > 0) { /* d_in[i] = sum_j delta[j] W[i, j], with the weights before the update */
+            const T *W = params + ly->w;
+            V *d_in = (V *)dT[l];
+            for (int64_t i = 0; i < n_in; i++) {
+                V acc = NN_SPLAT(0);
+                for (int64_t j = 0; j < n_out; j++) acc += delta[j] * NN_SPLAT(W[i * n_out + j]);
+                d_in[i] = acc;
+            }
+            FN(act_backward)(layers[l - 1].activation, dT[l], aT[l], 1, n_in * NN_LANES);
+        }
+        for (int64_t i = 0; i < n_in; i++) /* dW[i, j] = sum over rows of in[i] delta[j] */
+            for (int64_t j = 0; j < n_out; j++) {
+                const V prod = in[i] * delta[j];
+                T g = 0;
+                for (int64_t q = 0; q < b; q++) g += prod[q];
+                FN(fused_update)(&rule, kind, params, opt_state, P, ly->w + i * n_out + j, g);
+            }
+        if (ly->b >= 0) /* db[j] = sum over rows of delta[j] */
+            for (int64_t j = 0; j < n_out; j++) {
+                T g = 0;
+                for (int64_t q = 0; q < b; q++) g += delta[j][q];
+                FN(fused_update)(&rule, kind, params, opt_state, P, ly->b + j, g);
+            }
+    }
+    return value;
+}
+
+/* Whether the fused path gives the general path's bits for batches of at most
+ * B rows: every product one the general path runs with its small loops
+ * (nnext_gemm_small.h), no softmax (row-wise, not elementwise). */
+static int FN(fused_ok)(const nn_net *net, int64_t B)
+{
+    if (B > NN_LANES || !nn_get_fused_path()) return 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        if (net->activations[l] == NN_SOFTMAX) return 0;
+        if (!FN(nn_is_small)(B, n_out, n_in) || !FN(tn_is_small)(n_in, n_out, B)) return 0;
+        if (l > 0 && !FN(nt_is_small)(B, n_in, n_out)) return 0;
+    }
+    return 1;
+}
+#else
+#define NN_LANES ((int64_t)1)
+static int FN(fused_ok)(const nn_net *net, int64_t B) { (void)net, (void)B; return 0; }
+#endif
+
+/* ------------------------------------------------------------- training */
+
+/* The buffers of a training call, carved from one workspace. */
+typedef struct {
+    T *start;    /* (P (1 + n_state),) params and optimizer state at the call's start */
+    T *snapshot; /* (P (1 + n_state),) the same at the current epoch's start (checked) */
+    T *x_batch;  /* (B, n_in) shuffled rows */
+    T *y_batch;  /* (B, k) */
+    T *grads;    /* (P,) general path */
+    nn_workspace *ws;
+#if NN_HAVE_VECTORS
+    T *aT[NN_MAX_LAYERS + 1], *dT[NN_MAX_LAYERS + 1], *yT; /* fused path, batch in lanes */
+    FN(fused_layer) layers[NN_MAX_LAYERS];
+#endif
+} FN(train_bufs);
+
+/* Epochs 0 .. n_epochs-1.  checked = 0: stops with NN_ERR_NONFINITE at the
+ * first non-finite batch loss, leaving params as they are.  checked = 1:
+ * snapshots params at each epoch's start and checks them at its end, and on
+ * a non-finite loss or parameter restores the epoch's start and sets
+ * result->bad_epoch.  fused: the fused step (a constant, see train_fused). */
+NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const T *X,
+                               const T *Y, int64_t n, nn_train_config *cfg,
+                               double *epoch_losses, nn_train_result *result,
+                               FN(train_bufs) *bb, int64_t *order, const int checked,
+                               const int fused)
 {
     const int L = net->n_layers;
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
     const int64_t P = nn_param_count(net);
     const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
     const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
-    result->epochs_done = 0;
-    result->bad_epoch = -1;
-    if (B < 1 || n < 1 || cfg->n_epochs < 0) return NN_ERR_INVALID;
-    /* one allocation for the whole call: activations, deltas, gradients, the
-     * start-of-epoch snapshot of params and optimizer state, gather buffers
-     * and the row order. */
-    nn_workspace *ws = ws_new(net, B, sizeof(T), P * (1 + n_state) + B * k,
-                              cfg->shuffle ? n : 0);
-    if (!ws) return NN_ERR_NOMEM;
-    T *snapshot = (T *)ws->extra;              /* (P * (1 + n_state),) */
-    T *y_batch = snapshot + P * (1 + n_state); /* (B, k) */
-    T *x_batch = FN(ws_act)(ws, 0);            /* (B, n_in) */
-    T *grads = (T *)ws->grads;
-    int64_t *order = ws->order;
+    const int kind = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    int lanes_hold_batch = 0; /* fused: aT[0] and yT already hold this step's rows */
     nn_poller poller;
     poller_init(&poller, cfg->poll, cfg->poll_ctx, 6.0 * (double)B * (double)P);
-    nn_status status = NN_OK;
+    (void)kind, (void)lanes_hold_batch;
 
     for (int64_t e = 0; e < cfg->n_epochs; e++) {
-        memcpy(snapshot, params, (size_t)P * sizeof(T));
-        if (n_state) memcpy(snapshot + P, opt_state, (size_t)(P * n_state) * sizeof(T));
         const int64_t adam_step_at_start = cfg->adam_step;
+        if (checked) {
+            memcpy(bb->snapshot, params, (size_t)P * sizeof(T));
+            if (n_state) memcpy(bb->snapshot + P, opt_state, (size_t)(P * n_state) * sizeof(T));
+        }
         if (order) {
             for (int64_t i = 0; i < n; i++) order[i] = i;
             for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -358,38 +574,162 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
             const T *xb = X + r * n_in, *yb = Y + r * k;
             if (order) {
                 for (int64_t i = 0; i < b; i++) {
-                    memcpy(x_batch + i * n_in, X + order[r + i] * n_in, (size_t)n_in * sizeof(T));
-                    memcpy(y_batch + i * k, Y + order[r + i] * k, (size_t)k * sizeof(T));
+                    memcpy(bb->x_batch + i * n_in, X + order[r + i] * n_in,
+                           (size_t)n_in * sizeof(T));
+                    memcpy(bb->y_batch + i * k, Y + order[r + i] * k, (size_t)k * sizeof(T));
                 }
-                xb = x_batch;
-                yb = y_batch;
+                xb = bb->x_batch;
+                yb = bb->y_batch;
             }
-            const double loss = FN(nn_gradients)(net, params, ws, cfg->loss, xb, yb, b, grads);
-            if (!isfinite(loss)) {
-                finite = 0;
-                break;
+            double loss;
+#if NN_HAVE_VECTORS
+            if (fused) {
+                if (!lanes_hold_batch) {
+                    FN(to_lanes)(bb->aT[0], xb, b, n_in);
+                    FN(to_lanes)(bb->yT, yb, b, k);
+                    lanes_hold_batch = !order && b == n; /* one batch, the same every step */
+                }
+                switch (kind) { /* each optimizer its own copy of the step */
+                case 0:
+                    loss = FN(fused_step)(bb->layers, L, params, opt_state, P, cfg, bb->aT,
+                                          bb->dT, bb->yT, b, 0);
+                    break;
+                case 1:
+                    loss = FN(fused_step)(bb->layers, L, params, opt_state, P, cfg, bb->aT,
+                                          bb->dT, bb->yT, b, 1);
+                    break;
+                default:
+                    loss = FN(fused_step)(bb->layers, L, params, opt_state, P, cfg, bb->aT,
+                                          bb->dT, bb->yT, b, 2);
+                    break;
+                }
+                /* a non-finite loss means the parameters were non-finite or overflowed
+                 * in this forward pass; the update that followed is undone below */
+                finite = isfinite(loss);
+            } else
+#endif
+            {
+                loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
+                finite = isfinite(loss);
+                if (finite) FN(apply_update)(params, bb->grads, opt_state, P, cfg);
             }
+            if (!finite) break;
             loss_sum += loss;
             n_batches++;
-            FN(apply_update)(params, grads, opt_state, P, cfg);
-            if (poller_tick(&poller)) {
-                status = NN_ERR_INTERRUPTED; /* params hold the last completed step */
-                goto done;
-            }
+            if (poller_tick(&poller)) return NN_ERR_INTERRUPTED; /* params: the last step's */
         }
-        if (finite) finite = FN(all_finite)(params, P);
+        if (!finite && !checked) return NN_ERR_NONFINITE;
+        if (checked && finite) finite = FN(all_finite)(params, P);
         if (!finite) {
-            memcpy(params, snapshot, (size_t)P * sizeof(T));
-            if (n_state) memcpy(opt_state, snapshot + P, (size_t)(P * n_state) * sizeof(T));
+            memcpy(params, bb->snapshot, (size_t)P * sizeof(T));
+            if (n_state) memcpy(opt_state, bb->snapshot + P, (size_t)(P * n_state) * sizeof(T));
             cfg->adam_step = adam_step_at_start;
             result->bad_epoch = e;
-            status = NN_ERR_NONFINITE;
-            goto done;
+            return NN_ERR_NONFINITE;
         }
         epoch_losses[e] = loss_sum / (double)n_batches;
         result->epochs_done = e + 1;
     }
-done:
+    return NN_OK;
+}
+
+/* The training loop, written once and compiled twice: fused = 0 calls the
+ * general, out-of-line functions; fused = 1 the fused step.  The epochs run
+ * unchecked (no per-epoch snapshot or scan of the parameters: for a tiny
+ * network these cost as much as the step); only when that run meets a
+ * non-finite loss, or ends with non-finite parameters, are the call's
+ * epochs replayed from its start with the checks on.  Training is
+ * deterministic, so the replay repeats the same steps to the bit and stops
+ * at the first bad epoch, with that epoch's start restored. */
+NN_INLINE nn_status FN(train)(const nn_net *net, T *params, T *opt_state, const T *X,
+                              const T *Y, int64_t n, nn_train_config *cfg,
+                              double *epoch_losses, nn_train_result *result,
+                              FN(train_bufs) *bb, int64_t *order, const int fused)
+{
+    const int64_t P = nn_param_count(net);
+    const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    const uint64_t rng_at_start = cfg->rng_state;
+    const int64_t adam_step_at_start = cfg->adam_step;
+    memcpy(bb->start, params, (size_t)P * sizeof(T));
+    if (n_state) memcpy(bb->start + P, opt_state, (size_t)(P * n_state) * sizeof(T));
+    nn_status status =
+        FN(epochs)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 0, fused);
+    if (status == NN_OK && !FN(all_finite)(params, P)) status = NN_ERR_NONFINITE;
+    if (status != NN_ERR_NONFINITE) return status;
+    memcpy(params, bb->start, (size_t)P * sizeof(T));
+    if (n_state) memcpy(opt_state, bb->start + P, (size_t)(P * n_state) * sizeof(T));
+    cfg->rng_state = rng_at_start;
+    cfg->adam_step = adam_step_at_start;
+    result->epochs_done = 0;
+    return FN(epochs)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 1,
+                      fused);
+}
+
+static nn_status FN(train_general)(const nn_net *net, T *params, T *opt_state, const T *X,
+                                   const T *Y, int64_t n, nn_train_config *cfg,
+                                   double *epoch_losses, nn_train_result *result,
+                                   FN(train_bufs) *bb, int64_t *order)
+{
+    return FN(train)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 0);
+}
+
+#if NN_HAVE_VECTORS
+NN_KERNEL static nn_status FN(train_fused)(const nn_net *net, T *params, T *opt_state,
+                                           const T *X, const T *Y, int64_t n,
+                                           nn_train_config *cfg, double *epoch_losses,
+                                           nn_train_result *result, FN(train_bufs) *bb,
+                                           int64_t *order)
+{
+    return FN(train)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 1);
+}
+#endif
+
+nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, const T *Y,
+                       int64_t n, nn_train_config *cfg, double *epoch_losses,
+                       nn_train_result *result)
+{
+    result->epochs_done = 0;
+    result->bad_epoch = -1;
+    if (cfg->batch_size < 1 || n < 1 || cfg->n_epochs < 0) return NN_ERR_INVALID;
+    const int L = net->n_layers;
+    const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
+    const int64_t P = nn_param_count(net);
+    const int64_t n_in = net->sizes[0], k = net->sizes[L];
+    const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    const int fused = FN(fused_ok)(net, B);
+    /* one allocation for the whole call: activations and deltas (batch in
+     * lanes on the fused path), gradients, the snapshots of params and
+     * optimizer state, gather buffers and the row order. */
+    const int64_t state = P * (1 + n_state);
+    nn_workspace *ws = ws_new(net, fused ? NN_LANES : B, sizeof(T),
+                              2 * state + B * (k + n_in) + k * NN_LANES, cfg->shuffle ? n : 0);
+    if (!ws) return NN_ERR_NOMEM;
+    FN(train_bufs) bb;
+    bb.start = (T *)ws->extra;
+    bb.snapshot = bb.start + state;
+    bb.y_batch = bb.snapshot + state;
+    bb.x_batch = bb.y_batch + B * k;
+    bb.grads = (T *)ws->grads;
+    bb.ws = ws;
+    nn_status status;
+#if NN_HAVE_VECTORS
+    if (fused) {
+        bb.yT = bb.x_batch + B * n_in;
+        for (int l = 0; l <= L; l++) {
+            bb.aT[l] = FN(ws_act)(ws, l);
+            bb.dT[l] = (T *)ws->delta[(L - l) & 1];
+        }
+        for (int l = 0; l < L; l++) {
+            const FN(fused_layer) ly = {net->sizes[l], net->sizes[l + 1], nn_weight_offset(net, l),
+                                        nn_bias_offset(net, l), net->activations[l]};
+            bb.layers[l] = ly;
+        }
+        status = FN(train_fused)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, &bb,
+                                 ws->order);
+    } else
+#endif
+        status = FN(train_general)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result,
+                                   &bb, ws->order);
     nn_workspace_free(ws);
     return status;
 }
@@ -397,3 +737,6 @@ done:
 #undef FN
 #undef NN_CAT
 #undef NN_CAT_
+#undef NN_INLINE
+#undef NN_SPLAT
+#undef NN_LANES

@@ -179,8 +179,6 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
 
 /* ------------------------------------------------------------------ kernels */
 
-/* Columns handled together by the small kernels. */
-#define NN_JB 8
 /* Products from this many flops are split over threads. */
 #define NN_PARALLEL_FLOPS 2e6
 

@@ -12,60 +12,7 @@
 #define FN(name) NN_CAT(name, S)
 #define KFN(name, isa) NN_CAT(NN_CAT(name, S), isa)
 
-/* c[0..w) = bias[0..w) + sum_p a[p * lda_p] * b[p * ldb + 0..w).  Called with a
- * constant w, so that the w sums live in registers across the p loop. */
-static inline __attribute__((always_inline)) void FN(xn_block)(const T *a, int64_t lda_p,
-                                                                const T *b, int64_t ldb,
-                                                                int64_t K, const T *bias, T *c,
-                                                                const int w)
-{
-    T acc[NN_JB];
-    for (int jj = 0; jj < w; jj++) acc[jj] = bias ? bias[jj] : (T)0;
-    for (int64_t p = 0; p < K; p++) {
-        const T ap = a[p * lda_p];
-        const T *bp = b + p * ldb;
-        for (int jj = 0; jj < w; jj++) acc[jj] += ap * bp[jj];
-    }
-    for (int jj = 0; jj < w; jj++) c[jj] = acc[jj];
-}
-
-/* C[i, j] = bias[j] + sum_p A[i * lda_i + p * lda_p] * B[p * N + j]: the nn and
- * the tn products differ only in A's strides. */
-static inline __attribute__((always_inline)) void FN(small_xn)(int64_t M, int64_t N, int64_t K,
-                                                                const T *A, int64_t lda_i,
-                                                                int64_t lda_p, const T *B,
-                                                                const T *bias, T *C)
-{
-    for (int64_t i = 0; i < M; i++) {
-        const T *a = A + i * lda_i;
-        T *c = C + i * N;
-        int64_t j0 = 0;
-        for (; j0 + NN_JB <= N; j0 += NN_JB)
-            FN(xn_block)(a, lda_p, B + j0, N, K, bias ? bias + j0 : NULL, c + j0, NN_JB);
-        const T *bj = B + j0, *biasj = bias ? bias + j0 : NULL;
-        switch (N - j0) {
-#define NN_TAIL(w) \
-    case w: FN(xn_block)(a, lda_p, bj, N, K, biasj, c + j0, w); break;
-            NN_TAIL(1) NN_TAIL(2) NN_TAIL(3) NN_TAIL(4) NN_TAIL(5) NN_TAIL(6) NN_TAIL(7)
-#undef NN_TAIL
-        default: break;
-        }
-    }
-}
-
-static inline __attribute__((always_inline)) void FN(small_nt)(int64_t M, int64_t N, int64_t K,
-                                                                const T *A, const T *B, T *C)
-{
-    for (int64_t i = 0; i < M; i++) {
-        const T *a = A + i * K;
-        for (int64_t j = 0; j < N; j++) {
-            const T *b = B + j * K;
-            T sum = 0;
-            for (int64_t p = 0; p < K; p++) sum += a[p] * b[p];
-            C[i * N + j] = sum;
-        }
-    }
-}
+#include "nnext_gemm_small.h"
 
 /* ------------------------------------------------ dispatch and threading */
 
@@ -142,17 +89,11 @@ static void FN(gemm_run)(FN(gemm_job) *g)
         FN(run_cols)(g, 0, g->N);
 }
 
-/* The blocked kernels pay off from about this much work. */
-static inline int FN(is_small)(int64_t M, int64_t N, int64_t K)
-{
-    return (double)M * (double)N * (double)K < 4096.0 || N < 8 || K < 4;
-}
-
 void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, const T *bias,
                     T *C)
 {
-    if (FN(is_small)(M, N, K)) {
-        FN(small_xn)(M, N, K, A, K, 1, B, bias, C);
+    if (FN(nn_is_small)(M, N, K)) {
+        FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
     FN(gemm_job) g = {0, 0, M, N, K, K, 1, 32, A, B, bias, C};
@@ -161,8 +102,8 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
 
 void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
 {
-    if (FN(is_small)(M, N, K)) {
-        FN(small_xn)(M, N, K, A, 1, M, B, NULL, C);
+    if (FN(tn_is_small)(M, N, K)) {
+        FN(small_tn)(M, N, K, A, B, C);
         return;
     }
     FN(gemm_job) g = {0, 0, M, N, K, 1, M, 32, A, B, NULL, C};
@@ -171,7 +112,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
 
 void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
 {
-    if (FN(is_small)(M, N, K) || K < 16) {
+    if (FN(nt_is_small)(M, N, K)) {
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
