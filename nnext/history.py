@@ -32,7 +32,8 @@ class History:
     """
 
     def __init__(self):
-        self.loss = []
+        self._loss = []
+        self._pending = []  # arrays of epoch losses not yet turned into floats
         self.val_loss = []
         self.best_epoch = None
         self.stopped_epoch = None
@@ -41,7 +42,23 @@ class History:
         self._trace_cache = None
 
     def _extend(self, losses):
-        self.loss.extend(losses.tolist())
+        # a copy, made into floats only when read: for a tiny network a Python
+        # float per epoch costs about as much as the epoch itself
+        if len(losses):
+            self._pending.append(np.array(losses, dtype=np.float64))
+
+    @property
+    def loss(self):
+        if self._pending:
+            for chunk in self._pending:
+                self._loss.extend(chunk.tolist())
+            self._pending = []
+        return self._loss
+
+    @loss.setter
+    def loss(self, values):
+        self._loss = list(values)
+        self._pending = []
 
     def _record(self, epoch, values):
         self._trace_epochs.append(int(epoch))

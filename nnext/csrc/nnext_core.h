@@ -160,7 +160,10 @@ void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
      * epoch_losses[e] receives the mean batch loss of epoch e. */                      \
     nn_status nn_train_##S(const nn_net *net, T *params, T *opt_state, const T *X,      \
                            const T *Y, int64_t n, nn_train_config *cfg,                 \
-                           double *epoch_losses, nn_train_result *result);
+                           double *epoch_losses, nn_train_result *result);              \
+    /* Whether nn_train runs this network with batches of at most batch rows on the    \
+     * fused path (nn_set_fused_path). */                                               \
+    int nn_fused_path_used_##S(const nn_net *net, int64_t batch);
 
 NN_DECLARE(double, f64)
 NN_DECLARE(float, f32)

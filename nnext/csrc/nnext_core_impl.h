@@ -412,6 +412,19 @@ typedef T FN(lanes) __attribute__((vector_size(32)));
  * macro, as vectors are not passed by value between functions (ABI). */
 #define NN_SPLAT(x) (((FN(lanes)){0} + 1) * (x))
 
+/* 0 + v[0] + v[1] + ... + v[b-1], in that order: the general path's sums over
+ * rows.  Unrolled for full vectors, the common case. */
+NN_INLINE T FN(lane_sum)(const FN(lanes) *v, int64_t b)
+{
+    T sum = 0;
+    if (b == NN_LANES) {
+        for (int q = 0; q < (int)NN_LANES; q++) sum += (*v)[q];
+    } else {
+        for (int64_t q = 0; q < b; q++) sum += (*v)[q];
+    }
+    return sum;
+}
+
 /* rows (b, width) -> cols (width, NN_LANES), zeros past row b. */
 NN_INLINE void FN(to_lanes)(T *cols, const T *rows, int64_t b, int64_t width)
 {
@@ -480,14 +493,12 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
         for (int64_t i = 0; i < n_in; i++) /* dW[i, j] = sum over rows of in[i] delta[j] */
             for (int64_t j = 0; j < n_out; j++) {
                 const V prod = in[i] * delta[j];
-                T g = 0;
-                for (int64_t q = 0; q < b; q++) g += prod[q];
+                const T g = FN(lane_sum)(&prod, b);
                 FN(fused_update)(&rule, kind, params, opt_state, P, ly->w + i * n_out + j, g);
             }
         if (ly->b >= 0) /* db[j] = sum over rows of delta[j] */
             for (int64_t j = 0; j < n_out; j++) {
-                T g = 0;
-                for (int64_t q = 0; q < b; q++) g += delta[j][q];
+                const T g = FN(lane_sum)(delta + j, b);
                 FN(fused_update)(&rule, kind, params, opt_state, P, ly->b + j, g);
             }
     }
@@ -512,6 +523,11 @@ static int FN(fused_ok)(const nn_net *net, int64_t B)
 #define NN_LANES ((int64_t)1)
 static int FN(fused_ok)(const nn_net *net, int64_t B) { (void)net, (void)B; return 0; }
 #endif
+
+int FN(nn_fused_path_used)(const nn_net *net, int64_t batch)
+{
+    return nn_net_valid(net) && batch >= 1 && FN(fused_ok)(net, batch);
+}
 
 /* ------------------------------------------------------------- training */
 

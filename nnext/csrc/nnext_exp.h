@@ -8,18 +8,18 @@
  * p a Taylor polynomial (degree 13 for double, 7 for float; Estrin's scheme)
  * with |r| <= ln2/2,
  * and 2^n applied as two factors so that subnormal results and overflow to
- * inf come out right.  NaN propagates.
+ * inf come out right; past the ends, 0 or inf are selected at the end.  NaN
+ * propagates.
  */
 #ifndef NNEXT_EXP_H
 #define NNEXT_EXP_H
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 static inline double nn_exp_f64(double x)
 {
-    x = x < -746.0 ? -746.0 : x; /* below: exp underflows to 0 */
-    x = x > 710.0 ? 710.0 : x;   /* above: exp overflows to inf */
     const double shift = 0x1.8p52;
     double kd = x * 0x1.71547652b82fep0 + shift; /* x / ln2 rounded, in the low bits */
     uint64_t ki;
@@ -34,20 +34,25 @@ static inline double nn_exp_f64(double x)
     const double q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
     const double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
     const double p = (q0 + q1 * r2) + (q2 + q3 * r2) * r4 + ((q4 + q5 * r2) + q6 * r4) * r8;
-    const int64_t n = (int64_t)(ki - 0x4338000000000000ull); /* in [-1076, 1024] */
+    const int64_t n = (int64_t)(ki - 0x4338000000000000ull); /* in [-1076, 1024] for x in range */
     const int64_t n1 = n / 2, n2 = n - n1;
     const uint64_t b1 = ((uint64_t)(n1 + 1023) & 0x7ff) << 52;
     const uint64_t b2 = ((uint64_t)(n2 + 1023) & 0x7ff) << 52;
     double s1, s2;
     memcpy(&s1, &b1, sizeof s1);
     memcpy(&s2, &b2, sizeof s2);
-    return p * s1 * s2;
+    double e = p * s1 * s2;
+    /* Out of range the arithmetic above gives garbage (without UB): exp
+     * underflows to 0 below -746 and overflows to inf above 710; NaN stays
+     * NaN.  Selected at the end rather than clamped at the start, to keep the
+     * clamps off the critical path. */
+    e = x < -746.0 ? 0.0 : e;
+    e = x > 710.0 ? (double)INFINITY : e;
+    return e;
 }
 
 static inline float nn_exp_f32(float x)
 {
-    x = x < -104.0f ? -104.0f : x;
-    x = x > 89.0f ? 89.0f : x;
     const float shift = 0x1.8p23f;
     float kd = x * 0x1.715476p0f + shift;
     uint32_t ki;
@@ -57,14 +62,17 @@ static inline float nn_exp_f32(float x)
     const float r2 = r * r, r4 = r2 * r2;
     const float p = ((1.0f + r) + (0.5f + r * (1.0f / 6.0f)) * r2) +
                     ((1.0f / 24.0f + r * (1.0f / 120.0f)) + (1.0f / 720.0f + r * (1.0f / 5040.0f)) * r2) * r4;
-    const int32_t n = (int32_t)(ki - 0x4B400000u); /* in [-150, 129] */
+    const int32_t n = (int32_t)(ki - 0x4B400000u); /* in [-150, 129] for x in range */
     const int32_t n1 = n / 2, n2 = n - n1;
     const uint32_t b1 = ((uint32_t)(n1 + 127) & 0xff) << 23;
     const uint32_t b2 = ((uint32_t)(n2 + 127) & 0xff) << 23;
     float s1, s2;
     memcpy(&s1, &b1, sizeof s1);
     memcpy(&s2, &b2, sizeof s2);
-    return p * s1 * s2;
+    float e = p * s1 * s2;
+    e = x < -104.0f ? 0.0f : e; /* as in nn_exp_f64 */
+    e = x > 89.0f ? (float)INFINITY : e;
+    return e;
 }
 
 #endif

@@ -557,6 +557,106 @@ static void check_dense(int64_t B, int64_t n_in, int64_t n_out);
 
 /* Kernel tails: every (M, N, K) around the vector widths and blockings; then
  * a few products big enough for the kernels' threads (> 4e6 flops). */
+/* The fused path of nn_train (tiny networks, batches of a few rows) against
+ * the general path, which nn_set_fused_path(0) forces: the same parameters,
+ * optimizer state, losses and generator state, to the bit. */
+#define FUSED_CASE(T, S, LANES)                                                              \
+    static int fused_case_##S(const nn_net *net, int loss, int opt, int64_t n, int64_t B,    \
+                              int shuffle, int64_t epochs, int trial)                        \
+    {                                                                                        \
+        const int64_t P = nn_param_count(net), n_in = net->sizes[0];                         \
+        const int64_t k = net->sizes[net->n_layers];                                         \
+        const int n_state = opt == 2 ? 2 : opt == 1;                                         \
+        T *X = xmalloc(sizeof(T) * (size_t)(n * n_in)), *Y = xmalloc(sizeof(T) * (size_t)(n * k)); \
+        T *p[2], *st[2];                                                                     \
+        double *losses[2];                                                                   \
+        for (int64_t i = 0; i < n * n_in; i++) X[i] = (T)srand_(2);                          \
+        for (int64_t i = 0; i < n * k; i++) Y[i] = (T)(loss == NN_BCE ? urand() : srand_(1)); \
+        for (int v = 0; v < 2; v++) {                                                        \
+            p[v] = xmalloc(sizeof(T) * (size_t)P);                                           \
+            st[v] = xmalloc(sizeof(T) * (size_t)(P * n_state + 1));                          \
+            losses[v] = xmalloc(sizeof(double) * (size_t)epochs);                            \
+        }                                                                                    \
+        for (int64_t i = 0; i < P; i++) p[0][i] = p[1][i] = (T)srand_(1);                    \
+        for (int64_t i = 0; i < P * n_state; i++) st[0][i] = st[1][i] = (T)(0.01 * urand()); \
+        nn_train_config cfg[2];                                                              \
+        nn_train_result res[2];                                                              \
+        nn_status status[2];                                                                 \
+        for (int v = 0; v < 2; v++) {                                                        \
+            nn_train_config c = {0};                                                         \
+            c.loss = loss;                                                                   \
+            c.optimizer = opt == 2 ? NN_ADAM : NN_SGD;                                       \
+            c.momentum = opt == 1 ? 0.9 : 0;                                                 \
+            c.lr = opt == 2 ? 0.01 : 0.3;                                                    \
+            c.beta1 = 0.9, c.beta2 = 0.999, c.eps = 1e-8;                                    \
+            c.batch_size = B, c.shuffle = shuffle, c.rng_state = 99, c.adam_step = 3;        \
+            c.n_epochs = epochs;                                                             \
+            cfg[v] = c;                                                                      \
+            nn_set_fused_path(v == 0);                                                       \
+            status[v] = nn_train_##S(net, p[v], n_state ? st[v] : NULL, X, Y, n, &cfg[v],    \
+                                     losses[v], &res[v]);                                    \
+        }                                                                                    \
+        nn_set_fused_path(1);                                                                \
+        const int same =                                                                     \
+            status[0] == status[1] && res[0].epochs_done == res[1].epochs_done &&            \
+            res[0].bad_epoch == res[1].bad_epoch &&                                          \
+            memcmp(p[0], p[1], sizeof(T) * (size_t)P) == 0 &&                                \
+            memcmp(st[0], st[1], sizeof(T) * (size_t)(P * n_state)) == 0 &&                  \
+            memcmp(losses[0], losses[1], sizeof(double) * (size_t)res[0].epochs_done) == 0 && \
+            cfg[0].rng_state == cfg[1].rng_state && cfg[0].adam_step == cfg[1].adam_step;    \
+        CHECK(same, #S " trial %d: L %d, loss %d, opt %d, n %lld, B %lld, shuffle %d: the fused " \
+              "and general paths differ (status %d/%d, epochs %lld/%lld)",                  \
+              trial, net->n_layers, loss, opt, (long long)n, (long long)B, shuffle,           \
+              (int)status[0], (int)status[1], (long long)res[0].epochs_done,                 \
+              (long long)res[1].epochs_done);                                                \
+        const int eligible = nn_fused_path_used_##S(net, B < n ? B : n);                     \
+        for (int v = 0; v < 2; v++) {                                                        \
+            free(p[v]);                                                                      \
+            free(st[v]);                                                                     \
+            free(losses[v]);                                                                 \
+        }                                                                                    \
+        free(X);                                                                             \
+        free(Y);                                                                             \
+        return eligible;                                                                     \
+    }
+
+FUSED_CASE(double, f64, 4)
+FUSED_CASE(float, f32, 8)
+
+static void test_fused(int trials)
+{
+    int used = 0;
+    for (int t = 0; t < trials; t++) {
+        netbox nb;
+        const int L = 1 + (int)(urand() * 3);
+        const int loss = (int)(urand() * 3); /* mse, sse, bce */
+        random_net(&nb, L, 1 + (int)(urand() * 9), urand() < 0.5, loss == NN_BCE ? NN_SIGMOID : -1);
+        const int f32 = t % 2;
+        const int64_t lanes = f32 ? 8 : 4;
+        const int64_t n = 1 + (int64_t)(urand() * 12);
+        const int64_t B = 1 + (int64_t)(urand() * (double)(t % 5 == 0 ? 2 * lanes : lanes));
+        const int opt = (int)(urand() * 3), shuffle = urand() < 0.4;
+        const int64_t epochs = 1 + (int64_t)(urand() * (quick ? 8 : 30));
+        used += f32 ? fused_case_f32(&nb.net, loss, opt, n, B, shuffle, epochs, t)
+                    : fused_case_f64(&nb.net, loss, opt, n, B, shuffle, epochs, t);
+    }
+    CHECK(used > trials / 2, "the fused path ran in only %d of %d trials", used, trials);
+
+    /* Trask's 3-4-1 and Zhou's 2-2-1 take it; a wide layer or a big batch does not */
+    int64_t trask[] = {3, 4, 1}, zhou[] = {2, 2, 1}, wide[] = {3, 64, 64, 1};
+    int sig[] = {NN_SIGMOID, NN_SIGMOID, NN_SIGMOID}, soft[] = {NN_SIGMOID, NN_SOFTMAX};
+    nn_net tn = {2, trask, sig, 0}, zn = {2, zhou, sig, 1}, wn = {3, wide, sig, 1};
+    nn_net sn = {2, trask, soft, 1};
+    CHECK(nn_fused_path_used_f64(&tn, 4) && nn_fused_path_used_f32(&tn, 4), "Trask fused");
+    CHECK(nn_fused_path_used_f64(&zn, 1), "Zhou fused");
+    CHECK(!nn_fused_path_used_f64(&tn, 5) && nn_fused_path_used_f32(&tn, 8), "batch > lanes");
+    CHECK(!nn_fused_path_used_f64(&wn, 4), "64-wide layers are not fused");
+    CHECK(!nn_fused_path_used_f64(&sn, 4), "softmax is not fused");
+    nn_set_fused_path(0);
+    CHECK(!nn_fused_path_used_f64(&tn, 4), "nn_set_fused_path(0)");
+    nn_set_fused_path(1);
+}
+
 static void test_shapes(void)
 {
     const int64_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33};
@@ -649,6 +749,7 @@ int main(int argc, char **argv)
     test_gradients(quick ? 12 : 48);
     test_backward();
     test_train();
+    test_fused(quick ? 60 : 400);
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
