@@ -191,6 +191,7 @@ int nn_get_fused_path(void)
 /* ------------------------------------------------------ typed instances */
 
 #define T double
+#define NN_LANE_COUNT 4 /* of the fused path: 32-byte vectors */
 #define S f64
 #define EXP nn_exp_f64
 #define EXPM1 expm1
@@ -208,6 +209,8 @@ int nn_get_fused_path(void)
 #undef SQRT
 #undef T_TINY
 
+#undef NN_LANE_COUNT
+#define NN_LANE_COUNT 8
 #define T float
 #define S f32
 #define EXP nn_exp_f32

@@ -490,12 +490,43 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
             }
             FN(act_backward)(layers[l - 1].activation, dT[l], aT[l], 1, n_in * NN_LANES);
         }
-        for (int64_t i = 0; i < n_in; i++) /* dW[i, j] = sum over rows of in[i] delta[j] */
-            for (int64_t j = 0; j < n_out; j++) {
+        for (int64_t i = 0; i < n_in; i++) { /* dW[i, j] = sum over rows of in[i] delta[j] */
+            int64_t j = 0;
+#if NN_LANE_COUNT == 4
+            /* four weights at once: the products of rows q in lanes, turned so
+             * that row q of all four is one vector, then summed over q in order */
+            for (; j + 4 <= n_out; j += 4) {
+                typedef long long M __attribute__((vector_size(32)));
+                const V p0 = in[i] * delta[j], p1 = in[i] * delta[j + 1];
+                const V p2 = in[i] * delta[j + 2], p3 = in[i] * delta[j + 3];
+                const V t0 = __builtin_shuffle(p0, p1, (M){0, 4, 2, 6});
+                const V t1 = __builtin_shuffle(p0, p1, (M){1, 5, 3, 7});
+                const V t2 = __builtin_shuffle(p2, p3, (M){0, 4, 2, 6});
+                const V t3 = __builtin_shuffle(p2, p3, (M){1, 5, 3, 7});
+                const V rows[4] = {__builtin_shuffle(t0, t2, (M){0, 1, 4, 5}),
+                                   __builtin_shuffle(t1, t3, (M){0, 1, 4, 5}),
+                                   __builtin_shuffle(t0, t2, (M){2, 3, 6, 7}),
+                                   __builtin_shuffle(t1, t3, (M){2, 3, 6, 7})};
+                V g = NN_SPLAT(0);
+                for (int64_t q = 0; q < b; q++) g += rows[q];
+                const int64_t at = ly->w + i * n_out + j;
+                if (kind == 0) { /* sgd_one, four at a time */
+                    V w;
+                    memcpy(&w, params + at, sizeof w);
+                    w = w - NN_SPLAT(rule.lr) * g;
+                    memcpy(params + at, &w, sizeof w);
+                } else {
+                    for (int q = 0; q < 4; q++)
+                        FN(fused_update)(&rule, kind, params, opt_state, P, at + q, g[q]);
+                }
+            }
+#endif
+            for (; j < n_out; j++) {
                 const V prod = in[i] * delta[j];
                 const T g = FN(lane_sum)(&prod, b);
                 FN(fused_update)(&rule, kind, params, opt_state, P, ly->w + i * n_out + j, g);
             }
+        }
         if (ly->b >= 0) /* db[j] = sum over rows of delta[j] */
             for (int64_t j = 0; j < n_out; j++) {
                 const T g = FN(lane_sum)(delta + j, b);
