@@ -124,12 +124,21 @@ void FN(nn_dense_backward)(T *d_weights, T *d_biases, T *d_in, const T *delta,
     if (d_in) FN(nn_gemm_nt)(batch, n_in, n_out, delta, weights, d_in);
 }
 
+/* The loss from the sum of its terms over a batch of (batch, k). */
+NN_INLINE double FN(loss_scale)(int loss, T sum, int64_t batch, int64_t k)
+{
+    switch (loss) {
+    case NN_SSE: return (double)((T)0.5 * sum);
+    case NN_CROSS_ENTROPY: return (double)(sum / (T)batch);
+    default: return (double)(sum / (T)(batch * k));
+    }
+}
+
 /* The loss of predictions p (batch, k) against targets y (batch, k), element
  * (r, j) of each at [r * rs + j * cs], summed row by row. */
 NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k,
                                   int64_t rs, int64_t cs)
 {
-    const int64_t n = batch * k;
     T sum = 0;
     for (int64_t r = 0; r < batch; r++) {
         const T *pr = p + r * rs, *yr = y + r * rs;
@@ -154,11 +163,7 @@ NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batc
             }
         }
     }
-    switch (loss) {
-    case NN_SSE: return (double)((T)0.5 * sum);
-    case NN_CROSS_ENTROPY: return (double)(sum / (T)batch);
-    default: return (double)(sum / (T)n);
-    }
+    return FN(loss_scale)(loss, sum, batch, k);
 }
 
 double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
@@ -425,6 +430,19 @@ NN_INLINE T FN(lane_sum)(const FN(lanes) *v, int64_t b)
     return sum;
 }
 
+/* 0 + u[0] v[0] + u[1] v[1] + ... + u[b-1] v[b-1], in that order (the general
+ * path's sums over rows). */
+NN_INLINE T FN(lane_dot)(const FN(lanes) *u, const FN(lanes) *v, int64_t b)
+{
+    T sum = 0;
+    if (b == NN_LANES) {
+        for (int q = 0; q < (int)NN_LANES; q++) sum += (*u)[q] * (*v)[q];
+    } else {
+        for (int64_t q = 0; q < b; q++) sum += (*u)[q] * (*v)[q];
+    }
+    return sum;
+}
+
 /* rows (b, width) -> cols (width, NN_LANES), zeros past row b. */
 NN_INLINE void FN(to_lanes)(T *cols, const T *rows, int64_t b, int64_t width)
 {
@@ -490,25 +508,22 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
             }
             FN(act_backward)(layers[l - 1].activation, dT[l], aT[l], 1, n_in * NN_LANES);
         }
-        for (int64_t i = 0; i < n_in; i++) { /* dW[i, j] = sum over rows of in[i] delta[j] */
-            int64_t j = 0;
+        /* dW[i, j] = sum over rows q of in[i][q] delta[j][q], in the order of q */
+        int64_t j = 0;
 #if NN_LANE_COUNT == 4
-            /* four weights at once: the products of rows q in lanes, turned so
-             * that row q of all four is one vector, then summed over q in order */
-            for (; j + 4 <= n_out; j += 4) {
-                typedef long long M __attribute__((vector_size(32)));
-                const V p0 = in[i] * delta[j], p1 = in[i] * delta[j + 1];
-                const V p2 = in[i] * delta[j + 2], p3 = in[i] * delta[j + 3];
-                const V t0 = __builtin_shuffle(p0, p1, (M){0, 4, 2, 6});
-                const V t1 = __builtin_shuffle(p0, p1, (M){1, 5, 3, 7});
-                const V t2 = __builtin_shuffle(p2, p3, (M){0, 4, 2, 6});
-                const V t3 = __builtin_shuffle(p2, p3, (M){1, 5, 3, 7});
-                const V rows[4] = {__builtin_shuffle(t0, t2, (M){0, 1, 4, 5}),
-                                   __builtin_shuffle(t1, t3, (M){0, 1, 4, 5}),
-                                   __builtin_shuffle(t0, t2, (M){2, 3, 6, 7}),
-                                   __builtin_shuffle(t1, t3, (M){2, 3, 6, 7})};
+        for (; j + 4 <= n_out; j += 4) { /* four columns at once: delta turned into rows */
+            typedef long long M __attribute__((vector_size(32)));
+            const V t0 = __builtin_shuffle(delta[j], delta[j + 1], (M){0, 4, 2, 6});
+            const V t1 = __builtin_shuffle(delta[j], delta[j + 1], (M){1, 5, 3, 7});
+            const V t2 = __builtin_shuffle(delta[j + 2], delta[j + 3], (M){0, 4, 2, 6});
+            const V t3 = __builtin_shuffle(delta[j + 2], delta[j + 3], (M){1, 5, 3, 7});
+            const V rows[4] = {__builtin_shuffle(t0, t2, (M){0, 1, 4, 5}),  /* row 0, j..j+3 */
+                               __builtin_shuffle(t1, t3, (M){0, 1, 4, 5}),
+                               __builtin_shuffle(t0, t2, (M){2, 3, 6, 7}),
+                               __builtin_shuffle(t1, t3, (M){2, 3, 6, 7})};
+            for (int64_t i = 0; i < n_in; i++) {
                 V g = NN_SPLAT(0);
-                for (int64_t q = 0; q < b; q++) g += rows[q];
+                for (int64_t q = 0; q < b; q++) g += NN_SPLAT(in[i][q]) * rows[q];
                 const int64_t at = ly->w + i * n_out + j;
                 if (kind == 0) { /* sgd_one, four at a time */
                     V w;
@@ -520,13 +535,13 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
                         FN(fused_update)(&rule, kind, params, opt_state, P, at + q, g[q]);
                 }
             }
+        }
 #endif
-            for (; j < n_out; j++) {
-                const V prod = in[i] * delta[j];
-                const T g = FN(lane_sum)(&prod, b);
+        for (; j < n_out; j++)
+            for (int64_t i = 0; i < n_in; i++) {
+                const T g = FN(lane_dot)(in + i, delta + j, b);
                 FN(fused_update)(&rule, kind, params, opt_state, P, ly->w + i * n_out + j, g);
             }
-        }
         if (ly->b >= 0) /* db[j] = sum over rows of delta[j] */
             for (int64_t j = 0; j < n_out; j++) {
                 const T g = FN(lane_sum)(delta + j, b);
@@ -674,7 +689,7 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
             result->bad_epoch = e;
             return NN_ERR_NONFINITE;
         }
-        epoch_losses[e] = loss_sum / (double)n_batches;
+        epoch_losses[e] = n_batches == 1 ? loss_sum : loss_sum / (double)n_batches;
         result->epochs_done = e + 1;
     }
     return NN_OK;
