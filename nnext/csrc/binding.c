@@ -775,11 +775,32 @@ static PyObject *core_get_num_threads(PyObject *module, PyObject *Py_UNUSED(igno
     return PyLong_FromLong(nn_get_num_threads());
 }
 
+/* For tests: the fused small-network path of training on or off (process-wide). */
+static PyObject *core_set_fused_path(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    const int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+    nn_set_fused_path(on);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_get_fused_path(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyBool_FromLong(nn_get_fused_path());
+}
+
 static PyMethodDef module_methods[] = {
     {"set_num_threads", core_set_num_threads, METH_O,
      "set_num_threads(n): threads for large products; n < 1 restores the default."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "get_num_threads() -> the number of threads used for large products."},
+    {"_set_fused_path", core_set_fused_path, METH_O,
+     "_set_fused_path(on): for tests, the fused path of training for tiny networks "
+     "(on by default; it gives the same bits as the general path)."},
+    {"_get_fused_path", core_get_fused_path, METH_NOARGS,
+     "_get_fused_path() -> whether the fused path of training is on."},
     {NULL, NULL, 0, NULL},
 };
 

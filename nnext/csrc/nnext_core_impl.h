@@ -410,8 +410,9 @@ static int FN(all_finite)(const T *x, int64_t n)
  * zeros or harmless values and never enter a sum.  nn_set_fused_path(0)
  * turns it off so that tests can compare the two. */
 #if NN_HAVE_VECTORS
-#define NN_LANES ((int64_t)(32 / sizeof(T)))
+#define NN_LANES ((int64_t)NN_LANE_COUNT) /* set by nnext_core.c: 4 doubles, 8 floats */
 typedef T FN(lanes) __attribute__((vector_size(32)));
+_Static_assert(NN_LANE_COUNT * sizeof(T) == 32, "NN_LANE_COUNT lanes of T make 32 bytes");
 
 /* (x, x, ..., x), -0.0 included (x * 1 is exact; 0 + x is not for -0.0); a
  * macro, as vectors are not passed by value between functions (ABI). */
