@@ -468,13 +468,16 @@ def report(res):
     if "D" in res:
         d = res["D"]
         t = d["times"]
+        coretype = res.get("machine", {}).get("env", {}).get("OPENBLAS_CORETYPE")
         row(f"D MLP 784-300-100-10 f32, {d['rows']} rows", t["nnext"]["median_s"], "numpy", t["numpy"]["median_s"], 1.5)
         if "pytorch" in t:
             row("D (same)", t["nnext"]["median_s"], "PyTorch", t["pytorch"]["median_s"], 1.0)
         lines += ["", f"D: nnext {d['nnext_gflops']:.1f} GFLOP/s over the whole epoch vs the machine's float32 matmul "
                   f"rate {d['machine_sgemm_gflops']:.1f} GFLOP/s (best 2048x2048 product of numpy/PyTorch in this run): "
-                  f"{100 * d['fraction_of_machine_rate']:.0f}% (target 60%).  numpy here runs OpenBLAS's Haswell (AVX2) kernels "
-                  "because OPENBLAS_CORETYPE is set; the AVX-512 rate with it unset is at the end of this file."]
+                  f"{100 * d['fraction_of_machine_rate']:.0f}% (target 60%)." + (
+                      f"  numpy here runs OpenBLAS's {coretype} kernels because OPENBLAS_CORETYPE is set; the rate with "
+                      "it unset is at the end of this file." if coretype else
+                      "  OPENBLAS_CORETYPE is not set: OpenBLAS picks its kernels for this CPU.")]
     if "E" in res:
         e = res["E"]
         lines += ["", "E: seconds per epoch (bench/scaling.png plots microseconds per row)", "",

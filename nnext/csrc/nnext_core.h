@@ -106,11 +106,13 @@ typedef struct {
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);
 
-/* nn_train runs networks whose every product is small (Trask's 3-4-1, Zhou's
- * 2-2-1, mini-batches of a few rows through layers of a few neurons) through
- * a fused path: the same loops as the general one, all inlined into one
- * function, so the same results to the bit, about twice as fast.  It is on by
- * default; turning it off (process-wide) is for tests that check that claim. */
+/* nn_train runs tiny networks (Trask's 3-4-1, Zhou's 2-2-1: batches of at
+ * most 4 rows in double, 8 in float, layers whose products the general path
+ * computes with its small loops, no softmax) on a fused path: a whole step in
+ * one function, with each neuron's values over the batch in one vector.  It
+ * computes the same sums in the same order as the general path, so the same
+ * results to the bit; bench/trask_step.c measures both.  It is on by default;
+ * turning it off (process-wide) is for tests and benchmarks. */
 void nn_set_fused_path(int enabled);
 int nn_get_fused_path(void);
 
