@@ -24,7 +24,7 @@ if os.environ.get("NNEXT_SANITIZE"):
 core = Extension(
     "nnext._core",
     sources=[f"{CSRC}/binding.c", f"{CSRC}/nnext_core.c", f"{CSRC}/nnext_gemm.c"],
-    depends=[f"{CSRC}/{h}" for h in ("nnext_core.h", "nnext_core_impl.h", "nnext_gemm.h", "nnext_gemm_impl.h", "nnext_gemm_kernel.h", "nnext_exp.h")],
+    depends=[f"{CSRC}/{h}" for h in ("nnext_core.h", "nnext_core_impl.h", "nnext_gemm.h", "nnext_gemm_impl.h", "nnext_gemm_kernel.h", "nnext_gemm_small.h", "nnext_exp.h")],
     include_dirs=[np.get_include(), CSRC],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=flags,
