@@ -719,13 +719,17 @@ NN_INLINE nn_status FN(train)(const nn_net *net, T *params, T *opt_state, const 
     if (n_state) memcpy(bb->start + P, opt_state, (size_t)(P * n_state) * sizeof(T));
     nn_status status =
         FN(epochs)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 0, fused);
+    if (status == NN_ERR_INTERRUPTED && FN(all_finite)(params, P)) return status;
     if (status == NN_OK && !FN(all_finite)(params, P)) status = NN_ERR_NONFINITE;
-    if (status != NN_ERR_NONFINITE) return status;
+    if (status == NN_OK) return status;
+    /* back to the call's start: to replay, or, when interrupted with parameters
+     * that are no longer finite, to stop with finite ones */
     memcpy(params, bb->start, (size_t)P * sizeof(T));
     if (n_state) memcpy(opt_state, bb->start + P, (size_t)(P * n_state) * sizeof(T));
     cfg->rng_state = rng_at_start;
     cfg->adam_step = adam_step_at_start;
     result->epochs_done = 0;
+    if (status == NN_ERR_INTERRUPTED) return status;
     return FN(epochs)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, bb, order, 1,
                       fused);
 }

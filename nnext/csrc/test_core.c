@@ -388,6 +388,14 @@ static void test_backward(void)
     free(p), free(g1), free(g2), free(g3), free(X), free(Y);
 }
 
+static double *spoil_target = NULL;
+static int poll_spoil_and_stop(void *ctx)
+{
+    (void)ctx;
+    spoil_target[0] = INFINITY;
+    return 1;
+}
+
 static int poll_count = 0;
 static int poll_stop_after(void *ctx)
 {
@@ -549,6 +557,24 @@ static void test_train(void)
     int finite = 1;
     for (int64_t i = 0; i < P; i++) finite &= isfinite(p[i]) != 0;
     CHECK(finite, "params finite after interrupt");
+
+    /* interrupted when the parameters are no longer finite (the callback spoils
+     * them, as a diverging step could): back to the call's start, finite */
+    for (int fused = 1; fused >= 0; fused--) {
+        nn_set_fused_path(fused);
+        cfg = base_config(n);
+        cfg.n_epochs = 4000000;
+        cfg.batch_size = 1;
+        spoil_target = p;
+        cfg.poll = poll_spoil_and_stop;
+        cfg.poll_ctx = NULL;
+        for (int64_t i = 0; i < P; i++) q[i] = p[i] = srand_(1);
+        const nn_status st2 = nn_train_f64(&net, p, NULL, X, Y, n, &cfg, big_losses, &res);
+        CHECK(st2 == NN_ERR_INTERRUPTED && memcmp(p, q, sizeof(double) * (size_t)P) == 0,
+              "interrupt with non-finite params (fused %d): status %d, params %s", fused, (int)st2,
+              memcmp(p, q, sizeof(double) * (size_t)P) == 0 ? "at the start" : "not restored");
+    }
+    nn_set_fused_path(1);
     free(big_losses);
     free(p), free(q), free(g), free(X), free(Y), free(Xf), free(Yf), free(losses);
 }
