@@ -594,8 +594,7 @@ static PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds
         PyErr_SetString(PyExc_ValueError, "invalid optimizer, batch_size, epochs or adam_step");
         return NULL;
     }
-    const npy_intp n_state =
-        cfg.optimizer == NN_ADAM ? 2 : (cfg.momentum > 0 ? 1 : 0);
+    const npy_intp n_state = nn_optimizer_state_blocks(&cfg);
     if (check_buffer(opt_state, self->typenum, n_state ? n_state * self->n_params
                                                        : PyArray_SIZE(opt_state), "opt_state") < 0)
         return NULL;

@@ -167,6 +167,11 @@ static double rng_uniform(uint64_t *state)
     return (double)(z >> 11) * 0x1.0p-53;
 }
 
+int nn_optimizer_state_blocks(const nn_train_config *cfg)
+{
+    return cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+}
+
 /* ------------------------------------------------------ the fused path */
 
 static atomic_int nn_fused_enabled = 1;

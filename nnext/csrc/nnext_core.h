@@ -93,6 +93,10 @@ typedef struct {
     void *poll_ctx;
 } nn_train_config;
 
+/* Blocks of nn_param_count values in opt_state, which also names the
+ * optimizer's kind: 0 plain SGD, 1 SGD with momentum (velocity), 2 Adam (m, v). */
+int nn_optimizer_state_blocks(const nn_train_config *cfg);
+
 /* What nn_train_* did. */
 typedef struct {
     int64_t epochs_done;    /* completed epochs (their losses are written)    */

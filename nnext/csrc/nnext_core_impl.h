@@ -333,20 +333,18 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
  * updated by the element function of its kind; m and v are its entries in
  * the optimizer state (velocity; Adam's moments). */
 typedef struct {
-    int kind; /* 0 sgd, 1 sgd with momentum, 2 adam */
+    int kind; /* nn_optimizer_state_blocks: 0 sgd, 1 sgd with momentum, 2 adam */
     T lr, mu, b1, b2, eps, c1, c2;
 } FN(rule);
 
 NN_INLINE FN(rule) FN(rule_start)(nn_train_config *cfg)
 {
-    FN(rule) r = {0, (T)cfg->lr, (T)cfg->momentum, (T)cfg->beta1, (T)cfg->beta2, (T)cfg->eps, 0, 0};
-    if (cfg->optimizer == NN_ADAM) {
-        r.kind = 2;
+    FN(rule) r = {nn_optimizer_state_blocks(cfg), (T)cfg->lr, (T)cfg->momentum, (T)cfg->beta1,
+                  (T)cfg->beta2, (T)cfg->eps, 0, 0};
+    if (r.kind == 2) { /* Adam */
         cfg->adam_step++;
         r.c1 = (T)1 / (T)(1.0 - pow(cfg->beta1, (double)cfg->adam_step));
         r.c2 = (T)1 / (T)(1.0 - pow(cfg->beta2, (double)cfg->adam_step));
-    } else if (cfg->momentum > 0) {
-        r.kind = 1;
     }
     return r;
 }
@@ -609,8 +607,8 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
     const int64_t P = nn_param_count(net);
     const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
-    const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
-    const int kind = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    const int64_t n_state = nn_optimizer_state_blocks(cfg);
+    const int kind = nn_optimizer_state_blocks(cfg); /* see FN(rule) */
     int lanes_hold_batch = 0; /* fused: aT[0] and yT already hold this step's rows */
     nn_poller poller;
     poller_init(&poller, cfg->poll, cfg->poll_ctx, 6.0 * (double)B * (double)P);
@@ -712,7 +710,7 @@ NN_INLINE nn_status FN(train)(const nn_net *net, T *params, T *opt_state, const 
                               FN(train_bufs) *bb, int64_t *order, const int fused)
 {
     const int64_t P = nn_param_count(net);
-    const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    const int64_t n_state = nn_optimizer_state_blocks(cfg);
     const uint64_t rng_at_start = cfg->rng_state;
     const int64_t adam_step_at_start = cfg->adam_step;
     memcpy(bb->start, params, (size_t)P * sizeof(T));
@@ -764,7 +762,7 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
     const int64_t P = nn_param_count(net);
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
-    const int64_t n_state = cfg->optimizer == NN_ADAM ? 2 : (cfg->momentum > 0 ? 1 : 0);
+    const int64_t n_state = nn_optimizer_state_blocks(cfg);
     const int fused = FN(fused_ok)(net, B);
     /* one allocation for the whole call: activations and deltas (batch in
      * lanes on the fused path), gradients, the snapshots of params and
