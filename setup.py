@@ -4,6 +4,7 @@ Environment variables:
   NNEXT_SANITIZE=1  build with -fsanitize=address,undefined (for the test suite under ASan/UBSan)
   NNEXT_DEBUG=1     build with -O0 -g
 """
+import glob
 import os
 
 import numpy as np
@@ -23,8 +24,8 @@ if os.environ.get("NNEXT_SANITIZE"):
 
 core = Extension(
     "nnext._core",
-    sources=[f"{CSRC}/binding.c", f"{CSRC}/nnext_core.c", f"{CSRC}/nnext_gemm.c"],
-    depends=[f"{CSRC}/{h}" for h in ("nnext_core.h", "nnext_core_impl.h", "nnext_gemm.h", "nnext_gemm_impl.h", "nnext_gemm_kernel.h", "nnext_gemm_small.h", "nnext_exp.h")],
+    sources=[f"{CSRC}/{c}" for c in ("binding.c", "nnext_core.c", "nnext_gemm.c", "nnext_runtime.c")],
+    depends=sorted(glob.glob(f"{CSRC}/*.h")),
     include_dirs=[np.get_include(), CSRC],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=flags,

@@ -1,5 +1,6 @@
 /* Accuracy of nnext's vectorisable exp (nnext/csrc/nnext_exp.h) against libm.
- *   cc -O2 -std=c11 -fno-trapping-math -I../nnext/csrc exp_accuracy.c -lm -o /tmp/exp_accuracy && /tmp/exp_accuracy
+ * From the repository's root:
+ *   cc -O2 -std=c11 -fno-trapping-math -Innext/csrc bench/exp_accuracy.c -lm -o exp_accuracy && ./exp_accuracy
  * Prints the largest error in ulps (of the libm result) over evenly spaced and
  * random arguments in each range, for float64 and float32. */
 #include "nnext_exp.h"
@@ -17,25 +18,20 @@ static double uniform(void)
     return (double)(rng >> 11) * 0x1.0p-53;
 }
 
-static double ulps64(double got, double want)
+/* |got - want| in units in the last place of want, for a binary format with
+ * `digits` significand bits whose smallest subnormal is 2^min_exp. */
+static double ulps(double got, double want, int digits, int min_exp)
 {
     if (got == want) return 0;
     if (want == 0 || isinf(want)) return INFINITY;
     int e;
     frexp(want, &e);
-    double ulp = ldexp(1.0, (e - 53 < -1074 ? -1074 : e - 53));
-    return fabs(got - want) / ulp;
+    return fabs(got - want) / ldexp(1.0, e - digits < min_exp ? min_exp : e - digits);
 }
 
-static double ulps32(float got, float want)
-{
-    if (got == want) return 0;
-    if (want == 0 || isinf(want)) return INFINITY;
-    int e;
-    frexpf(want, &e);
-    double ulp = ldexp(1.0, (e - 24 < -149 ? -149 : e - 24));
-    return fabs((double)got - (double)want) / ulp;
-}
+static double ulps64(double got, double want) { return ulps(got, want, 53, -1074); }
+
+static double ulps32(float got, float want) { return ulps(got, want, 24, -149); }
 
 int main(void)
 {

@@ -1,9 +1,11 @@
 /* Nanoseconds per training step of Trask's 3-4-1 network (part 2: full batch
  * of 4 rows, sigmoid, sse, lr 1), calling the C core directly, on the fused
  * path and on the general path (nn_set_fused_path), which must agree to the bit.
- *   cc -O3 -std=c11 -fno-strict-aliasing -fno-trapping-math -pthread -I../nnext/csrc \
- *      trask_step.c ../nnext/csrc/nnext_core.c ../nnext/csrc/nnext_gemm.c -lm -o /tmp/trask_step
- *   /tmp/trask_step [steps]
+ * From the repository's root:
+ *   cc -O3 -std=c11 -fno-strict-aliasing -fno-trapping-math -pthread -Innext/csrc \
+ *      bench/trask_step.c nnext/csrc/nnext_core.c nnext/csrc/nnext_gemm.c \
+ *      nnext/csrc/nnext_runtime.c -lm -o trask_step
+ *   ./trask_step [steps]
  * Prints the fastest of 7 runs of `steps` (default 60000) steps for each path. */
 #define _POSIX_C_SOURCE 199309L
 #include "nnext_core.h"

@@ -19,6 +19,7 @@ except ImportError as _e:  # pragma: no cover - depends on how nnext was install
         "`pip install -e .` (or run from another directory after `pip install .`)."
     ) from _e
 
+from . import _checks
 from .history import History
 
 
@@ -28,10 +29,7 @@ def set_num_threads(n=None):
     ``NNEXT_NUM_THREADS`` environment variable, else the number of CPUs."""
     if n is None:
         n = 0
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"set_num_threads takes an int or None, got {n!r}")
-    if n < 0:
-        raise ValueError(f"set_num_threads needs n >= 0 (0: the default), got {n}")
+    n = _checks.integer(n, "n (threads)", 0, _core.MAX_THREADS)
     _core.set_num_threads(n)
 
 

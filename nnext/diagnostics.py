@@ -6,6 +6,8 @@ module holds their machinery so that network.py stays about training.
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["GradientCheck", "check_gradients", "summary_text", "LOSS_FORMULAS"]
 
 #: Each loss's formula and dL/dp as a multiple of (p - y), for B rows and k outputs.
@@ -26,11 +28,13 @@ class GradientCheck:
     layers : list of dict
         Per weight layer: ``{"layer", "weights", "biases"}``, the worst relative
         error of that layer's weight and bias gradients (``biases`` is None
-        without biases).
+        without biases).  A non-finite gradient entry counts as error ``inf``.
     max_error : float
         The worst relative error over all checked parameters.
     tolerance : float
         The threshold that `ok` uses.
+    n_checked : int
+        How many parameters were checked (at least one).
     """
 
     def __init__(self, layers, tolerance, n_checked, dtype):
@@ -42,7 +46,8 @@ class GradientCheck:
 
     @property
     def ok(self):
-        """Whether every checked parameter agrees within `tolerance`."""
+        """Whether every checked parameter agrees within `tolerance` (a NaN or
+        infinite gradient never does)."""
         return bool(self.max_error <= self.tolerance)
 
     def __bool__(self):
@@ -65,67 +70,95 @@ class GradientCheck:
         return f"GradientCheck(max_error={self.max_error:.3g}, ok={self.ok})"
 
 
-def _relative_errors(analytic, numeric, scale):
-    """|a - n| / max(|a|, |n|, floor): the floor keeps near-zero entries from dominating."""
-    floor = max(scale * 1e-7, np.finfo(np.float64).tiny)
-    return np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
+def _gradient_arrays(net, gradients):
+    """The (dW, db) to check, as float64 arrays shaped like the network's."""
+    try:
+        dW, db = gradients
+    except (TypeError, ValueError):
+        raise TypeError("gradients must be a pair (dW, db) as returned by Network.gradients") from None
+    dW = [np.asarray(g, dtype=np.float64) for g in dW]
+    if len(dW) != len(net.weights) or any(g.shape != w.shape for g, w in zip(dW, net.weights)):
+        raise ValueError(f"gradients dW must have the shapes {[w.shape for w in net.weights]}, "
+                         f"got {[g.shape for g in dW]}")
+    if net.bias:
+        if db is None or len(db) != len(net.biases):
+            raise ValueError("gradients db must hold one vector per layer for a network with biases")
+        db = [np.asarray(g, dtype=np.float64) for g in db]
+        if any(g.shape != b.shape for g, b in zip(db, net.biases)):
+            raise ValueError(f"gradients db must have the shapes {[b.shape for b in net.biases]}, "
+                             f"got {[g.shape for g in db]}")
+    elif db is not None:
+        raise ValueError("gradients db must be None for a network without biases")
+    return dW, db
 
 
 def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, seed=0, tolerance=None):
-    """See `Network.check_gradients`."""
+    """See `Network.check_gradients`.
+
+    Each checked parameter w is moved by h = eps * max(1, |w|) both ways, on a
+    float64 copy of the network, and the central difference
+    n = (L(w + h) - L(w - h)) / 2h compared with the analytic gradient a.  The
+    difference itself is only known to within its error: the truncation error,
+    estimated as |n(h) - n(h/2)|, plus the rounding error of the two losses,
+    about 4 ulp(L) / h.  The error reported for the parameter is the part of
+    |a - n| beyond ten times that allowance, relative to max(|a|, |n|); a
+    non-finite a is an error of inf.
+    """
     from .network import Network
 
+    eps = _checks.real(eps, "eps", 0, 0.1, low_open=True)
+    if samples is not None:
+        samples = _checks.integer(samples, "samples (parameters checked per weight matrix or bias vector)", 1)
+    if tolerance is None:
+        tolerance = 1e-6 if net.dtype == np.float64 else 1e-2
+    tolerance = _checks.real(tolerance, "tolerance", 0, low_open=True)
     if gradients is None:
         dW, db = net.gradients(X, y, loss=loss)
-    else:
-        try:
-            dW, db = gradients
-        except (TypeError, ValueError):
-            raise TypeError("gradients must be a pair (dW, db) as returned by Network.gradients") from None
-        dW = [np.asarray(g, dtype=np.float64) for g in dW]
-        if len(dW) != len(net.weights) or any(g.shape != w.shape for g, w in zip(dW, net.weights)):
-            raise ValueError(f"gradients dW must have the shapes {[w.shape for w in net.weights]}, "
-                             f"got {[g.shape for g in dW]}")
-        if net.bias:
-            if db is None or len(db) != len(net.biases):
-                raise ValueError("gradients db must hold one vector per layer for a network with biases")
-            db = [np.asarray(g, dtype=np.float64) for g in db]
-            if any(g.shape != b.shape for g, b in zip(db, net.biases)):
-                raise ValueError(f"gradients db must have the shapes {[b.shape for b in net.biases]}, "
-                                 f"got {[g.shape for g in db]}")
-    # central differences on a float64 copy
+        gradients = (dW, db)
+    dW, db = _gradient_arrays(net, gradients)
     ref = Network.from_weights([w.astype(np.float64) for w in net.weights],
                                None if not net.bias else [b.astype(np.float64) for b in net.biases],
                                activation=net.activations, dtype="float64")
-    code, Xa, Ya = ref._data(X, y, loss)
+    code, data = ref.prepare(X, y, loss)
     rng = np.random.default_rng(seed)
-    groups = [(l, "weights", ref._weights[l], dW[l]) for l in range(len(dW))]
+    ref_weights, ref_biases = ref.weights, ref.biases
+    groups = [(l, "weights", ref_weights[l], dW[l]) for l in range(len(dW))]
     if net.bias:
-        groups += [(l, "biases", ref._biases[l], db[l]) for l in range(len(db))]
-    scale = max(float(np.max(np.abs(g))) for *_, g in groups)
+        groups += [(l, "biases", ref_biases[l], db[l]) for l in range(len(db))]
     worst = {(l, kind): 0.0 for l, kind, _, _ in groups}
+
+    def slope(flat, i, h):
+        keep = flat[i]
+        flat[i] = keep + h
+        up = ref.loss_of(code, data)
+        flat[i] = keep - h
+        down = ref.loss_of(code, data)
+        flat[i] = keep
+        return (up - down) / (2 * h), 4 * np.spacing(max(abs(up), abs(down))) / h
+
     n_checked = 0
     for l, kind, param, analytic in groups:
-        flat, a_flat = param.reshape(-1), np.asarray(analytic, dtype=np.float64).reshape(-1)
+        flat, a_flat = param.reshape(-1), analytic.reshape(-1)
         idx = np.arange(flat.size)
         if samples is not None and flat.size > samples:
             idx = rng.choice(flat.size, size=samples, replace=False)
-        numeric = np.empty(idx.size)
+        errors = np.empty(idx.size)
         for j, i in enumerate(idx):
-            keep = flat[i]
-            flat[i] = keep + eps
-            up = ref._engine.loss(Xa, Ya, code)
-            flat[i] = keep - eps
-            down = ref._engine.loss(Xa, Ya, code)
-            flat[i] = keep
-            numeric[j] = (up - down) / (2 * eps)
+            h = eps * max(1.0, abs(float(flat[i])))
+            numeric, rounding = slope(flat, i, h)
+            half, rounding_half = slope(flat, i, h / 2)
+            allowance = 10 * (abs(numeric - half) + rounding + rounding_half)
+            a = float(a_flat[i])
+            if not (np.isfinite(a) and np.isfinite(numeric)):
+                errors[j] = np.inf
+                continue
+            excess = max(0.0, abs(a - numeric) - allowance)
+            errors[j] = excess / max(abs(a), abs(numeric), np.finfo(np.float64).tiny)
         if idx.size:
-            worst[(l, kind)] = float(np.max(_relative_errors(a_flat[idx], numeric, scale)))
+            worst[(l, kind)] = float(np.max(errors))
         n_checked += idx.size
     layers = [{"layer": l, "weights": worst[(l, "weights")],
                "biases": worst[(l, "biases")] if net.bias else None} for l in range(len(dW))]
-    if tolerance is None:
-        tolerance = 1e-6 if net.dtype == np.float64 else 1e-2
     return GradientCheck(layers, tolerance, n_checked, net.dtype.name)
 
 

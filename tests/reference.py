@@ -1,9 +1,10 @@
 """Pure-numpy reference for the nnext test suite.
 
-Written independently of nnext (it must never import it).  Two parts:
+It computes nothing with nnext.  Two parts:
 
-* the tutorials' own scripts, as functions (Trask parts 1 and 2, Victor Zhou's
-  scalar network), computing exactly what /work/shared/TUTORIALS.md describes;
+* the tutorials' own scripts (Trask parts 1 and 2, Victor Zhou's scalar
+  network), computing exactly what shared/TUTORIALS.md describes: their one
+  copy is the numpy-only module nnext.tutorial_scripts, imported here;
 * a general multilayer-perceptron reference: forward pass, losses, gradients by
   backpropagation and a plain ``fit`` (SGD, SGD with momentum, Adam).
 
@@ -14,39 +15,16 @@ and layer i computes ``act_i(prev @ weights[i] + biases[i])``.
 import numpy as np
 
 # ---------------------------------------------------------------------------
-# The tutorials, literally
+# The tutorials: their own numpy code, whose one copy is
+# nnext.tutorial_scripts (numpy only; it computes nothing with nnext)
 # ---------------------------------------------------------------------------
 
-TRASK_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
-TRASK_Y1 = np.array([[0, 0, 1, 1]]).T
-TRASK_Y2 = np.array([[0], [1], [1], [0]])
+from nnext.tutorial_scripts import (TRASK_X, TRASK_Y1, TRASK_Y2, ZHOU_DATA, ZHOU_Y,  # noqa: E402,F401
+                                    Neuron as ZhouNeuron, OurNeuralNetwork,
+                                    ZhouFeedforwardNetwork, trask_part1_numpy as trask_part1,
+                                    trask_part2_numpy as trask_part2)
 
-
-def _nonlin(x, deriv=False):
-    if deriv:
-        return x * (1 - x)
-    return 1 / (1 + np.exp(-x))
-
-
-def trask_part1(iterations=10000):
-    """Trask part 1.  Returns (l1 of the first iteration, l1 of the last
-    iteration, trained syn0).  Each l1 is computed before that iteration's
-    update, exactly as in the script."""
-    X = TRASK_X
-    y = TRASK_Y1
-    rng = np.random.RandomState(1)  # == np.random.seed(1); np.random.random
-    syn0 = 2 * rng.random_sample((3, 1)) - 1
-    first = None
-    l1 = None
-    for it in range(iterations):
-        l0 = X
-        l1 = _nonlin(np.dot(l0, syn0))
-        if it == 0:
-            first = l1.copy()
-        l1_error = y - l1
-        l1_delta = l1_error * _nonlin(l1, True)
-        syn0 += np.dot(l0.T, l1_delta)
-    return first, l1, syn0
+ZHOU_PARAM_NAMES = OurNeuralNetwork.PARAM_NAMES
 
 
 def trask_initial_weights(shapes, seed=1):
@@ -56,176 +34,28 @@ def trask_initial_weights(shapes, seed=1):
     return [2 * rng.random_sample(s) - 1 for s in shapes]
 
 
-def trask_part2(iterations=60000, report_every=10000):
-    """Trask part 2.  Returns (errors, l2, syn0, syn1): ``errors`` are the
-    values printed after ``Error:`` (mean |y - l2| of that iteration's forward
-    pass, at iterations 0, 10000, ...), ``l2`` the last iteration's forward
-    output (before its update)."""
-    X = TRASK_X
-    y = TRASK_Y2
-    rng = np.random.RandomState(1)
-    syn0 = 2 * rng.random_sample((3, 4)) - 1
-    syn1 = 2 * rng.random_sample((4, 1)) - 1
-    errors = []
-    l2 = None
-    for j in range(iterations):
-        l0 = X
-        l1 = _nonlin(np.dot(l0, syn0))
-        l2 = _nonlin(np.dot(l1, syn1))
-        l2_error = y - l2
-        if (j % report_every) == 0:
-            errors.append(float(np.mean(np.abs(l2_error))))
-        l2_delta = l2_error * _nonlin(l2, deriv=True)
-        l1_error = l2_delta.dot(syn1.T)
-        l1_delta = l1_error * _nonlin(l1, deriv=True)
-        syn1 += l1.T.dot(l2_delta)
-        syn0 += l0.T.dot(l1_delta)
-    return errors, l2, syn0, syn1
-
-
-# Victor Zhou (seeds/002) ----------------------------------------------------
-
-ZHOU_DATA = np.array([
-    [-2, -1],   # Alice
-    [25, 6],    # Bob
-    [17, 4],    # Charlie
-    [-15, -6],  # Diana
-])
-ZHOU_Y = np.array([1, 0, 0, 1])
-
-
-def zhou_sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def zhou_deriv_sigmoid(x):
-    fx = zhou_sigmoid(x)
-    return fx * (1 - fx)
-
-
-def zhou_mse_loss(y_true, y_pred):
-    return ((y_true - y_pred) ** 2).mean()
-
-
-class ZhouNeuron:
-    def __init__(self, weights, bias):
-        self.weights = weights
-        self.bias = bias
-
-    def feedforward(self, inputs):
-        total = np.dot(self.weights, inputs) + self.bias
-        return zhou_sigmoid(total)
-
-
-class ZhouFeedforwardNetwork:
-    """The 2-2-1 network whose neurons all have weights [0, 1] and bias 0."""
-
-    def __init__(self):
-        weights = np.array([0, 1])
-        bias = 0
-        self.h1 = ZhouNeuron(weights, bias)
-        self.h2 = ZhouNeuron(weights, bias)
-        self.o1 = ZhouNeuron(weights, bias)
-
-    def feedforward(self, x):
-        out_h1 = self.h1.feedforward(x)
-        out_h2 = self.h2.feedforward(x)
-        return self.o1.feedforward(np.array([out_h1, out_h2]))
-
-
-ZHOU_PARAM_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3")
-
-
 def zhou_draw_params(rng):
     """Zhou's ``np.random.normal()`` draws, in the order w1..w6, b1..b3."""
-    return {name: float(rng.normal()) for name in ZHOU_PARAM_NAMES}
+    return OurNeuralNetwork(rng).params()
 
 
-class ZhouNetwork:
+def ZhouNetwork(params):
     """Zhou's OurNeuralNetwork with the parameters given instead of drawn."""
-
-    def __init__(self, params):
-        for name in ZHOU_PARAM_NAMES:
-            setattr(self, name, float(params[name]))
-
-    def params(self):
-        return {name: float(getattr(self, name)) for name in ZHOU_PARAM_NAMES}
-
-    def feedforward(self, x):
-        h1 = zhou_sigmoid(self.w1 * x[0] + self.w2 * x[1] + self.b1)
-        h2 = zhou_sigmoid(self.w3 * x[0] + self.w4 * x[1] + self.b2)
-        o1 = zhou_sigmoid(self.w5 * h1 + self.w6 * h2 + self.b3)
-        return o1
-
-    def train(self, data, all_y_trues, learn_rate=0.1, epochs=1000):
-        """His loop.  Returns the printed lines and the (epoch, loss) pairs."""
-        lines = []
-        losses = []
-        for epoch in range(epochs):
-            for x, y_true in zip(data, all_y_trues):
-                sum_h1 = self.w1 * x[0] + self.w2 * x[1] + self.b1
-                h1 = zhou_sigmoid(sum_h1)
-
-                sum_h2 = self.w3 * x[0] + self.w4 * x[1] + self.b2
-                h2 = zhou_sigmoid(sum_h2)
-
-                sum_o1 = self.w5 * h1 + self.w6 * h2 + self.b3
-                o1 = zhou_sigmoid(sum_o1)
-                y_pred = o1
-
-                d_L_d_ypred = -2 * (y_true - y_pred)
-
-                d_ypred_d_w5 = h1 * zhou_deriv_sigmoid(sum_o1)
-                d_ypred_d_w6 = h2 * zhou_deriv_sigmoid(sum_o1)
-                d_ypred_d_b3 = zhou_deriv_sigmoid(sum_o1)
-
-                d_ypred_d_h1 = self.w5 * zhou_deriv_sigmoid(sum_o1)
-                d_ypred_d_h2 = self.w6 * zhou_deriv_sigmoid(sum_o1)
-
-                d_h1_d_w1 = x[0] * zhou_deriv_sigmoid(sum_h1)
-                d_h1_d_w2 = x[1] * zhou_deriv_sigmoid(sum_h1)
-                d_h1_d_b1 = zhou_deriv_sigmoid(sum_h1)
-
-                d_h2_d_w3 = x[0] * zhou_deriv_sigmoid(sum_h2)
-                d_h2_d_w4 = x[1] * zhou_deriv_sigmoid(sum_h2)
-                d_h2_d_b2 = zhou_deriv_sigmoid(sum_h2)
-
-                self.w1 -= learn_rate * d_L_d_ypred * d_ypred_d_h1 * d_h1_d_w1
-                self.w2 -= learn_rate * d_L_d_ypred * d_ypred_d_h1 * d_h1_d_w2
-                self.b1 -= learn_rate * d_L_d_ypred * d_ypred_d_h1 * d_h1_d_b1
-
-                self.w3 -= learn_rate * d_L_d_ypred * d_ypred_d_h2 * d_h2_d_w3
-                self.w4 -= learn_rate * d_L_d_ypred * d_ypred_d_h2 * d_h2_d_w4
-                self.b2 -= learn_rate * d_L_d_ypred * d_ypred_d_h2 * d_h2_d_b2
-
-                self.w5 -= learn_rate * d_L_d_ypred * d_ypred_d_w5
-                self.w6 -= learn_rate * d_L_d_ypred * d_ypred_d_w6
-                self.b3 -= learn_rate * d_L_d_ypred * d_ypred_d_b3
-
-            if epoch % 10 == 0:
-                y_preds = np.apply_along_axis(self.feedforward, 1, data)
-                loss = zhou_mse_loss(all_y_trues, y_preds)
-                losses.append((epoch, float(loss)))
-                lines.append("Epoch %d loss: %.3f" % (epoch, loss))
-        return lines, losses
+    return OurNeuralNetwork(params=params)
 
 
-def zhou_train(params, data=ZHOU_DATA, all_y_trues=ZHOU_Y, learn_rate=0.1,
-               epochs=1000):
+def zhou_train(params, data=ZHOU_DATA, all_y_trues=ZHOU_Y, learn_rate=0.1, epochs=1000):
     """Runs Zhou's training from ``params``; returns (trained params, printed
     lines, (epoch, loss) pairs)."""
     net = ZhouNetwork(params)
-    lines, losses = net.train(data, all_y_trues, learn_rate, epochs)
+    losses = net.train(data, all_y_trues, learn_rate, epochs)
+    lines = ["Epoch %d loss: %.3f" % (epoch, loss) for epoch, loss in losses]
     return net.params(), lines, losses
 
 
 def zhou_to_layers(p):
     """Zhou's scalars as nnext layers: ([W0, W1], [b0, b1])."""
-    W0 = np.array([[p["w1"], p["w3"]], [p["w2"], p["w4"]]])
-    b0 = np.array([p["b1"], p["b2"]])
-    W1 = np.array([[p["w5"]], [p["w6"]]])
-    b1 = np.array([p["b3"]])
-    return [W0, W1], [b0, b1]
+    return OurNeuralNetwork(params=p).as_layers()
 
 
 # ---------------------------------------------------------------------------

@@ -185,29 +185,31 @@ def test_engine_refcounts_exact():
     Xnan[0, 0] = np.inf
     objs = [X, Y, grads, losses, state, Xf32, Xbad, Xnan]
     before = [sys.getrefcount(o) for o in objs]
+    train = dict(loss=0, optimizer=0, lr=0.1, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
+                 batch_size=7, shuffle=False, rng_state=1, n_epochs=3)
     for _ in range(200):
+        data = eng.data(X, Y)
         eng.predict(X)
         eng.predict(Xf32)
         eng.forward(X)
-        eng.loss(X, Y, 0)
-        eng.gradients(X, Y, 0, grads)
-        eng.train(X, Y, 0, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 7, False, 1, 0, 3, state, losses)
-        eng.as_matrix(X, 4, "X")
+        eng.loss(data, 0)
+        eng.gradients(data, 0)
+        eng.train(data, losses=losses, **train)
+        eng.optimizer_state()
         for bad in (lambda: eng.predict(Xbad), lambda: eng.predict(Xnan),
-                    lambda: eng.loss(X, Xbad, 0), lambda: eng.loss(X, Y, 99),
-                    lambda: eng.gradients(X, Y, 0, losses),
-                    lambda: eng.gradients(Xnan, Y, 0, grads),
-                    lambda: eng.train(X, Y, 0, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 7, False, 1, 0, 3,
-                                      state, grads[:1]),
-                    lambda: eng.train(Xbad, Y, 0, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 7, False, 1, 0, 3,
-                                      state, losses),
-                    lambda: eng.as_matrix(Xnan, 4, "X")):
+                    lambda: eng.data(X, Xbad), lambda: eng.loss(data, 99),
+                    lambda: eng.gradients(X, 0),
+                    lambda: eng.data(Xnan, Y),
+                    lambda: eng.train(data, losses=grads[:1], **train),
+                    lambda: eng.train(Xbad, losses=losses, **train),
+                    lambda: eng.set_optimizer_state((0, 1, state, 0))):
             try:
                 bad()
             except (ValueError, TypeError):
                 pass
             else:
                 raise AssertionError("expected an error")
+        del data
     after = [sys.getrefcount(o) for o in objs]
     assert after == before
 

@@ -206,27 +206,29 @@ def test_engine_refuses_concurrent_entry_with_a_clear_error():
     ref = net.copy()
     eng = net._engine
     epochs = calibrate_epochs(0.5)
-    state = np.zeros(0)
     losses = np.empty(epochs)
-    Xa, Ya = eng.as_matrix(X, 32, "X"), eng.as_matrix(Y, 4, "y")
+    data = eng.data(X, Y)
+    Xa = data.X
     # (a refused call must not change anything; the train attempted below has
     # lr=0, so that even if it got in before the trainer it would change nothing)
-    args = (Xa, Ya, 0, 0, 0.05, 0.0, 0.9, 0.999, 1e-8, 32, False, 1, 0, epochs, state, losses)
+    settings = dict(loss=0, optimizer=0, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
+                    batch_size=32, shuffle=False, rng_state=1)
+    args = dict(settings, lr=0.05, n_epochs=epochs, losses=losses)
     done = threading.Event()
     out = {}
 
     def trainer():
-        out["result"] = eng.train(*args)
+        out["result"] = eng.train(data, **args)
         done.set()
 
     t = threading.Thread(target=trainer)
     t.start()
     refused = []
-    grads = np.empty(net.n_params)
     while not done.is_set():
-        for call in (lambda: eng.predict(Xa), lambda: eng.loss(Xa, Ya, 0),
-                     lambda: eng.gradients(Xa, Ya, 0, grads), lambda: eng.forward(Xa[:3]),
-                     lambda: eng.train(*args[:4], 0.0, *args[5:13], 1, state, np.empty(1))):
+        for call in (lambda: eng.predict(Xa), lambda: eng.loss(data, 0),
+                     lambda: eng.gradients(data, 0), lambda: eng.forward(Xa[:3]),
+                     lambda: eng.train(data, **settings, lr=0.0, n_epochs=1, losses=np.empty(1)),
+                     lambda: eng.set_optimizer_state(None)):
             try:
                 call()
             except RuntimeError as e:
@@ -235,7 +237,7 @@ def test_engine_refuses_concurrent_entry_with_a_clear_error():
         time.sleep(0.001)
     t.join()
     assert refused, "no concurrent call was attempted while training ran"
-    ref._engine.train(*args[:14], np.zeros(0), np.empty(epochs))
+    ref._engine.train(ref._engine.data(X, Y), **dict(args, losses=np.empty(epochs)))
     assert out["result"][0] == 0
     assert np.array_equal(net._params, ref._params), "a refused call changed the parameters"
 

@@ -1,30 +1,73 @@
-/* nnext core: the type-independent parts (layout, workspace, polling, the
- * shuffling generator), then the layer and network code for double and float. */
+/* nnext core: the type-independent parts (names, layout, workspace,
+ * polling, the shuffling generator), then the typed core for double and float
+ * (nnext_core_typed.h, through nnext_instantiate.h). */
 #define _POSIX_C_SOURCE 199309L
 #include "nnext_core.h"
 #include "nnext_exp.h"
 #include "nnext_gemm.h"
+#include "nnext_isa.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
-#define NN_MAX_LAYERS 64
+/* ----------------------------------------------------------------- names */
+
+static const char *const activation_names[NN_N_ACTIVATIONS] = {
+    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear", "softmax"};
+static const char *const loss_names[NN_N_LOSSES] = {"mse", "sse", "bce", "cross_entropy"};
+static const char *const optimizer_names[NN_N_OPTIMIZERS] = {"sgd", "adam"};
+
+const char *nn_activation_name(int code)
+{
+    return code >= 0 && code < NN_N_ACTIVATIONS ? activation_names[code] : NULL;
+}
+
+const char *nn_loss_name(int code) { return code >= 0 && code < NN_N_LOSSES ? loss_names[code] : NULL; }
+
+const char *nn_optimizer_name(int code)
+{
+    return code >= 0 && code < NN_N_OPTIMIZERS ? optimizer_names[code] : NULL;
+}
 
 /* ---------------------------------------------------------------- layout */
 
+/* *out = a * b + c for a, b, c >= 0; non-zero (and *out untouched) when the
+ * result does not fit in int64_t.  Every size computation goes through it. */
+static int nn_mul_add(int64_t *out, int64_t a, int64_t b, int64_t c)
+{
+    int64_t r;
+    if (a < 0 || b < 0 || c < 0 || __builtin_mul_overflow(a, b, &r) ||
+        __builtin_add_overflow(r, c, &r))
+        return 1;
+    *out = r;
+    return 0;
+}
+
 int nn_net_valid(const nn_net *net)
 {
-    if (!net || net->n_layers < 1 || net->n_layers > NN_MAX_LAYERS) return 0;
+    if (!net || !net->sizes || !net->activations || net->n_layers < 1 ||
+        net->n_layers > NN_MAX_LAYERS)
+        return 0;
     for (int l = 0; l <= net->n_layers; l++)
-        if (net->sizes[l] < 1) return 0;
+        if (net->sizes[l] < 1 || net->sizes[l] > NN_MAX_WIDTH) return 0;
     for (int l = 0; l < net->n_layers; l++) {
         const int a = net->activations[l];
         if (a < 0 || a >= NN_N_ACTIVATIONS) return 0;
         if (a == NN_SOFTMAX && l != net->n_layers - 1) return 0;
+    }
+    /* the parameter count, and each layer's, must fit (with room for the
+     * optimizer's state: NN_MAX_PARAMS) */
+    int64_t total = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const int64_t n_out = net->sizes[l + 1];
+        if (nn_mul_add(&total, net->sizes[l], n_out, total) ||
+            nn_mul_add(&total, net->has_bias ? 1 : 0, n_out, total) || total > NN_MAX_PARAMS)
+            return 0;
     }
     return 1;
 }
@@ -75,20 +118,39 @@ struct nn_workspace {
 
 static size_t round_up(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
-/* One allocation holding every buffer; NULL when out of memory. */
+/* Bytes of n elements of elem bytes, rounded up to 64, added to *total;
+ * non-zero on overflow. */
+static int add_bytes(size_t *total, int64_t n, size_t elem)
+{
+    if (n < 0 || (uint64_t)n > (SIZE_MAX - 63) / elem) return 1;
+    const size_t bytes = round_up((size_t)n * elem);
+    if (*total > SIZE_MAX - bytes) return 1;
+    *total += bytes;
+    return 0;
+}
+
+/* One allocation holding every buffer; NULL when out of memory or when the
+ * sizes do not fit in memory's address range. */
 static nn_workspace *ws_new(const nn_net *net, int64_t max_batch, size_t elem,
                             int64_t extra_elems, int64_t n_order)
 {
-    if (!nn_net_valid(net) || max_batch < 1) return NULL;
+    if (!nn_net_valid(net) || max_batch < 1 || extra_elems < 0 || n_order < 0) return NULL;
     const int L = net->n_layers;
-    const size_t wide = round_up((size_t)(max_batch * nn_max_width(net)) * elem);
-    size_t total = 0;
-    for (int l = 0; l <= L; l++) total += round_up((size_t)(max_batch * net->sizes[l]) * elem);
-    total += 2 * wide + round_up((size_t)nn_param_count(net) * elem);
-    total += round_up((size_t)extra_elems * elem) + (size_t)n_order * sizeof(int64_t);
+    int64_t wide_elems;
+    size_t total = 0, wide = 0;
+    if (nn_mul_add(&wide_elems, max_batch, nn_max_width(net), 0) || add_bytes(&wide, wide_elems, elem))
+        return NULL;
+    for (int l = 0; l <= L; l++) {
+        int64_t n;
+        if (nn_mul_add(&n, max_batch, net->sizes[l], 0) || add_bytes(&total, n, elem)) return NULL;
+    }
+    if (add_bytes(&total, wide_elems, elem) || add_bytes(&total, wide_elems, elem) ||
+        add_bytes(&total, nn_param_count(net), elem) || add_bytes(&total, extra_elems, elem) ||
+        add_bytes(&total, n_order, sizeof(int64_t)))
+        return NULL;
     nn_workspace *ws = calloc(1, sizeof *ws);
     if (!ws) return NULL;
-    char *p = aligned_alloc(64, round_up(total));
+    char *p = aligned_alloc(64, total);
     if (!p) {
         free(ws);
         return NULL;
@@ -110,6 +172,8 @@ static nn_workspace *ws_new(const nn_net *net, int64_t max_batch, size_t elem,
     ws->order = n_order ? (int64_t *)p : NULL;
     return ws;
 }
+
+int64_t nn_workspace_rows(const nn_workspace *ws) { return ws->max_batch; }
 
 void nn_workspace_free(nn_workspace *ws)
 {
@@ -195,33 +259,5 @@ int nn_get_fused_path(void)
 
 /* ------------------------------------------------------ typed instances */
 
-#define T double
-#define NN_LANE_COUNT 4 /* of the fused path: 32-byte vectors */
-#define S f64
-#define EXP nn_exp_f64
-#define EXPM1 expm1
-#define LOG log
-#define TANH tanh
-#define SQRT sqrt
-#define T_TINY DBL_MIN
-#include "nnext_core_impl.h"
-#undef T
-#undef S
-#undef EXP
-#undef EXPM1
-#undef LOG
-#undef TANH
-#undef SQRT
-#undef T_TINY
-
-#undef NN_LANE_COUNT
-#define NN_LANE_COUNT 8
-#define T float
-#define S f32
-#define EXP nn_exp_f32
-#define EXPM1 expm1f
-#define LOG logf
-#define TANH tanhf
-#define SQRT sqrtf
-#define T_TINY FLT_MIN
-#include "nnext_core_impl.h"
+#define NN_TEMPLATE "nnext_core_typed.h"
+#include "nnext_instantiate.h"

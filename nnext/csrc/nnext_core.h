@@ -58,6 +58,19 @@ typedef enum {
     NN_ERR_INVALID = 4      /* inconsistent arguments (the binding checks first) */
 } nn_status;
 
+/* Limits of a network (nn_net_valid): layers, a layer's width, and the
+ * number of parameters, so that every size the core computes from them
+ * (parameters times optimizer blocks times bytes) fits in 64 bits. */
+#define NN_MAX_LAYERS 64
+#define NN_MAX_WIDTH ((int64_t)1 << 31)
+#define NN_MAX_PARAMS ((int64_t)1 << 56)
+
+/* The names of the codes above ("sigmoid", "mse", "adam", ...), NULL for an
+ * unknown code: the one table the Python layer reads its names from. */
+const char *nn_activation_name(int code);
+const char *nn_loss_name(int code);
+const char *nn_optimizer_name(int code);
+
 /* The shape of a network; the parameters are a separate flat block. */
 typedef struct {
     int n_layers;             /* L >= 1 weight layers                      */
@@ -66,12 +79,16 @@ typedef struct {
     int has_bias;             /* 0: Trask's bias-free layers               */
 } nn_net;
 
+/* 1 when the network is one the core can run: 1..NN_MAX_LAYERS layers, widths
+ * 1..NN_MAX_WIDTH, known activations (softmax last only), at most
+ * NN_MAX_PARAMS parameters.  Every function below takes valid networks only. */
+int nn_net_valid(const nn_net *net);
+
 /* Number of parameters in the flat block, and where layer l's W_l / b_l start. */
 int64_t nn_param_count(const nn_net *net);
 int64_t nn_weight_offset(const nn_net *net, int layer);
 int64_t nn_bias_offset(const nn_net *net, int layer); /* -1 without biases */
 int64_t nn_max_width(const nn_net *net);
-int nn_net_valid(const nn_net *net); /* 1 when sizes/activations are consistent */
 
 /* Called from long loops about every 50 ms; a non-zero return stops the loop
  * (NN_ERR_INTERRUPTED).  The binding uses it to check for Ctrl-C. */
@@ -103,6 +120,9 @@ typedef struct {
     int64_t bad_epoch;      /* with NN_ERR_NONFINITE: the epoch that failed   */
 } nn_train_result;
 
+/* The most threads nn_set_num_threads takes. */
+#define NN_MAX_THREADS 64
+
 /* Threads for large products (about 2 MFLOP and more; small networks never
  * use them).  n < 1 restores the default: NNEXT_NUM_THREADS from the
  * environment, else the number of online CPUs.  Safe across fork(): a child
@@ -120,9 +140,11 @@ int nn_get_num_threads(void);
 void nn_set_fused_path(int enabled);
 int nn_get_fused_path(void);
 
-/* A reusable scratch area for one network and a maximum batch size. */
+/* A reusable scratch area for one network and a maximum batch size; NULL
+ * when out of memory. */
 typedef struct nn_workspace nn_workspace;
 void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
+int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
 
 #define NN_DECLARE(T, S)                                                              \
     /* Layer functions (shapes in the comments of nnext_core_impl.h). */                \
@@ -147,7 +169,8 @@ void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
     /* Output only, in chunks through the workspace: out (n, sizes[L]). */              \
     void nn_predict_##S(const nn_net *net, const T *params, nn_workspace *ws,           \
                         const T *X, int64_t n, T *out);                                 \
-    /* Mean-free loss of the whole set, evaluated in chunks (same value as one batch). */ \
+    /* The loss over all n rows, computed in chunks of the workspace's rows (the    \
+     * same value as over one batch of n rows, up to rounding). */                   \
     double nn_loss_value_##S(const nn_net *net, const T *params, nn_workspace *ws,      \
                              int loss, const T *X, const T *Y, int64_t n);              \
     /* Backpropagation after nn_forward: given acts[0..L] (n rows) and targets Y,      \
@@ -175,6 +198,30 @@ NN_DECLARE(double, f64)
 NN_DECLARE(float, f32)
 
 #undef NN_DECLARE
+
+/* The whole-network functions above for one element type, behind untyped
+ * pointers: a caller that holds its type at run time (the Python binding)
+ * picks a table once, nn_ops_f64 or nn_ops_f32, instead of branching on the
+ * type at every call.  Each entry is the function of the same name. */
+typedef struct {
+    size_t elem_size; /* sizeof(double) or sizeof(float) */
+    nn_workspace *(*workspace_new)(const nn_net *net, int64_t max_batch);
+    void (*forward)(const nn_net *net, const void *params, void *const *acts, int64_t n);
+    void (*predict)(const nn_net *net, const void *params, nn_workspace *ws, const void *X,
+                    int64_t n, void *out);
+    double (*loss_value)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
+                         const void *X, const void *Y, int64_t n);
+    void (*backward)(const nn_net *net, const void *params, const void *const *acts,
+                     const void *Y, int64_t n, int loss, void *const *errors,
+                     void *const *deltas, void *grads);
+    double (*gradients)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
+                        const void *X, const void *Y, int64_t n, void *grads);
+    nn_status (*train)(const nn_net *net, void *params, void *opt_state, const void *X,
+                       const void *Y, int64_t n, nn_train_config *cfg, double *epoch_losses,
+                       nn_train_result *result);
+} nn_ops;
+
+extern const nn_ops nn_ops_f64, nn_ops_f32;
 
 #ifdef __cplusplus
 }

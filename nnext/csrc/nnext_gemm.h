@@ -12,15 +12,6 @@
 
 #include <stdint.h>
 
-/* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, the best
- * picked at load time (GCC function multi-versioning); elsewhere one version. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(NN_NO_CLONES)
-#define NN_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NN_KERNEL
-#endif
-
 #define NN_GEMM_DECLARE(T, S)                                                         \
     void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
                         const T *bias, T *C);                                       \
@@ -30,10 +21,6 @@
 NN_GEMM_DECLARE(double, f64)
 NN_GEMM_DECLARE(float, f32)
 #undef NN_GEMM_DECLARE
-
-/* The instruction set the blocked kernels use: 4 AVX-512, 3 AVX2+FMA, 0 baseline.
- * NNEXT_ISA=avx2 or NNEXT_ISA=base in the environment caps it. */
-int nn_gemm_isa(void);
 
 /* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
  * pool (part 0 on the calling thread); serially when nparts <= 1 or when the

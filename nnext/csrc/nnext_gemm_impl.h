@@ -1,16 +1,11 @@
 /*
  * The products of nnext_gemm.h for one real type T (suffix S), included twice
- * by nnext_gemm.c after the kernels (nnext_gemm_kernel.h).  Row-major
+ * through nnext_gemm_typed.h after the kernels (nnext_gemm_kernel.h).  Row-major
  * throughout.  Small products (the tutorials' 3-4-1 networks, single rows) go
  * through the simple loops below, which have no set-up cost; larger ones
  * through the register-blocked kernels of the best instruction set, split
  * over threads by columns when big enough.
  */
-
-#define NN_CAT_(a, b) a##_##b
-#define NN_CAT(a, b) NN_CAT_(a, b)
-#define FN(name) NN_CAT(name, S)
-#define KFN(name, isa) NN_CAT(NN_CAT(name, S), isa)
 
 #include "nnext_gemm_small.h"
 
@@ -26,22 +21,10 @@ typedef struct {
 
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
 {
-    switch (nn_gemm_isa()) {
-#if NN_MULTI_ISA
-    case 4:
-        if (g->nt) KFN(gemm_nt, avx512)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
-        else KFN(gemm_xn, avx512)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
-        break;
-    case 3:
-        if (g->nt) KFN(gemm_nt, avx2)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
-        else KFN(gemm_xn, avx2)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
-        break;
-#endif
-    default:
-        if (g->nt) KFN(gemm_nt, base)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
-        else KFN(gemm_xn, base)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
-        break;
-    }
+    if (g->nt)
+        NN_ISA_PICK(gemm_nt)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
+    else
+        NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
 }
 
 static void FN(gemm_task)(void *arg, int part, int nparts)
@@ -120,7 +103,3 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
     FN(gemm_run)(&g);
 }
 
-#undef FN
-#undef KFN
-#undef NN_CAT
-#undef NN_CAT_

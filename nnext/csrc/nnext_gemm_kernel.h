@@ -1,6 +1,6 @@
 /*
  * Register-blocked matrix-product kernels for one real type T (suffix S) and
- * one instruction set (suffix ISA), included by nnext_gemm.c once per pair.
+ * one instruction set (suffix ISA), included once per pair through nnext_gemm_typed.h.
  * Before inclusion: T, S, ISA, NN_TARGET (function attributes selecting the
  * instruction set), VB (vector bytes: 64 AVX-512, 32 AVX2, 16 SSE2), MR (rows
  * per tile), NV (vectors per tile row).  Written with GCC vector extensions,
@@ -18,8 +18,6 @@
  * sums run along K in vector lanes.
  */
 
-#define NN_CAT3_(a, b, c) a##_##b##_##c
-#define NN_CAT3(a, b, c) NN_CAT3_(a, b, c)
 #define KN(name) NN_CAT3(name, S, ISA)
 #define LANES (VB / (int)sizeof(T))
 #define NR (NV * LANES)
@@ -186,5 +184,3 @@ KN(gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C, int64
 #undef NR
 #undef LANES
 #undef KN
-#undef NN_CAT3
-#undef NN_CAT3_

@@ -1,0 +1,175 @@
+"""Argument checking for the friendly API: every check that names the
+argument, what was expected and what came.  The C binding checks arrays
+(shape, dtype, finiteness); this module checks everything else once, before
+anything changes."""
+
+import math
+import operator
+
+import numpy as np
+
+from . import _core
+
+#: Activation, loss and optimizer names and their codes in the C core, read
+#: from the core itself (nnext_core.h's enums and name tables).
+ACTIVATIONS = {name: code for code, name in enumerate(_core.ACTIVATIONS)}
+LOSSES = {name: code for code, name in enumerate(_core.LOSSES)}
+OPTIMIZERS = {name: code for code, name in enumerate(_core.OPTIMIZERS)}
+#: Weight initialisations (see `Network`).
+INITS = ("uniform", "normal", "xavier", "he")
+DTYPES = ("float64", "float32")
+
+
+def choice(value, options, what):
+    """`value` must be one of `options` (a dict or tuple of names)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, one of {list(options)}; got {value!r}")
+    if value not in options:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {list(options)}")
+    return value
+
+
+def integer(value, what, minimum, maximum=None):
+    """An int in [minimum, maximum]; bools are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {value!r} ({type(value).__name__})") from None
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be <= {maximum}, got {value}")
+    return value
+
+
+def real(value, what, low=None, high=None, low_open=False, high_open=False):
+    """A finite float in the given range; bools are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a real number, got {value!r}")
+    value = float(value)
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        raise ValueError(f"{what} must be a finite number in {rng}, got {value!r}")
+    return value
+
+
+def boolean(value, what):
+    """True or False (numpy's bools included); anything else is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_sizes(sizes):
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a sequence of layer widths such as [3, 4, 1], got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, e.g. [3, 1]; got {sizes!r}")
+    if len(sizes) - 1 > _core.MAX_LAYERS:
+        raise ValueError(f"at most {_core.MAX_LAYERS} weight layers are supported, got {len(sizes) - 1}")
+    return [int(integer(s, f"sizes[{i}] (in {sizes!r})", 1, _core.MAX_WIDTH)) for i, s in enumerate(sizes)]
+
+
+def check_activations(activation, n_layers):
+    names = [activation] * n_layers if isinstance(activation, str) else activation
+    try:
+        names = list(names)
+    except TypeError:
+        raise TypeError(f"activation must be a name or a list of names, got {activation!r}") from None
+    if len(names) != n_layers:
+        raise ValueError(f"activation lists one name per weight layer: expected {n_layers}, got {len(names)} ({names!r})")
+    for i, name in enumerate(names):
+        choice(name, ACTIVATIONS, "activation")
+        if name == "softmax" and i != n_layers - 1:
+            raise ValueError(f"'softmax' is for the output layer only; layer {i} of {n_layers} asks for it")
+    return names
+
+
+def check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        exc = ValueError if isinstance(dtype, str) else TypeError
+        raise exc(f"dtype must be 'float64' or 'float32', got {dtype!r}") from None
+    if dt.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return dt
+
+
+def check_seed(seed):
+    """None, a non-negative int, or a numpy RandomState / Generator."""
+    if seed is None or isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        if seed < 0 or seed >= 2**32:
+            raise ValueError(f"seed must be an int in [0, 2**32 - 1] (numpy's legacy seeds), got {seed}")
+        return int(seed)
+    raise TypeError(f"seed must be None, an int, a numpy RandomState or Generator; got {seed!r}")
+
+
+def copy_checked(dst, src, name):
+    """Copies array-like src into dst (same shape), refusing NaN/inf and values
+    that would overflow dst's dtype."""
+    src = np.asarray(src)
+    if src.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {src.dtype}")
+    if src.shape != dst.shape:
+        raise ValueError(f"{name} must have shape {dst.shape}, got {src.shape}")
+    if not np.all(np.isfinite(src)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        converted = src.astype(dst.dtype)
+    if not np.all(np.isfinite(converted)):  # e.g. 1e300 into a float32 network
+        raise ValueError(f"{name} has values too large for {dst.dtype} (they would become infinity)")
+    dst[...] = converted
+
+
+def one_hot(labels, k):
+    """Integer class labels (n,) -> one-hot (n, k) in float64."""
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("class labels y must be whole numbers")
+    elif labels.dtype.kind not in "iub":
+        raise TypeError(f"class labels y must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"class labels y must be in 0..{k - 1} for {k} outputs, got values from "
+                         f"{labels.min()} to {labels.max()}")
+    out = np.zeros((labels.shape[0], k))
+    out[np.arange(labels.shape[0]), labels.astype(np.intp)] = 1.0
+    return out
+
+
+def check_loss(loss, output_activation):
+    """The loss's name, checked against the network's output layer; returns its code."""
+    choice(loss, LOSSES, "loss")
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(f"loss 'bce' needs a 'sigmoid' output layer, this network's output is {output_activation!r}")
+    if loss == "cross_entropy" and output_activation != "softmax":
+        raise ValueError(f"loss 'cross_entropy' needs a 'softmax' output layer, this network's output is {output_activation!r}")
+    return LOSSES[loss]
+
+
+def targets(y, loss, k):
+    """y as the binding expects it: 2-D (n, k); a 1-D y is one output's column,
+    or class labels for cross-entropy (one-hot)."""
+    y_arr = np.asarray(y)
+    if y_arr.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold real numbers, got dtype {y_arr.dtype}")
+    if y_arr.ndim == 1:
+        if loss == "cross_entropy" and k > 1:
+            return one_hot(y_arr, k)
+        if k == 1:
+            return y_arr.reshape(-1, 1)
+        raise ValueError(f"y must be 2-D (n_samples, {k}) for a network with {k} outputs, got shape {y_arr.shape}")
+    return y_arr

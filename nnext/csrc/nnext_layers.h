@@ -1,0 +1,196 @@
+/*
+ * The layers, plainly: each a pair of forward/backward functions over flat
+ * row-major arrays, shapes in the comments.  A template for one real type T
+ * (nnext_instantiate.h).  The elementwise bodies are inline functions shared
+ * by the general path (through the instruction-set variants of
+ * nnext_kernels.h) and by the fused path (nnext_fused.h), so that both
+ * compute the same values to the bit.
+ */
+
+/* out (batch, n_out) = in (batch, n_in) @ weights (n_in, n_out) + biases (n_out,)
+ * biases may be NULL. */
+void FN(nn_dense_forward)(T *out, const T *in, const T *weights, const T *biases,
+                          int64_t batch, int64_t n_in, int64_t n_out)
+{
+    FN(nn_gemm_nn)(batch, n_out, n_in, in, weights, biases, out);
+}
+
+/* EACH(s): the statement s for every element i < n, then out of the switch. */
+#define EACH(statement) for (int64_t i = 0; i < n; i++) statement; break
+
+/* a (batch, width): z -> act(z), in place. */
+NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t width)
+{
+    const int64_t n = batch * width;
+    switch (activation) {
+    case NN_SIGMOID: EACH(a[i] = (T)1 / ((T)1 + EXP(-a[i])));
+    case NN_TANH: EACH(a[i] = TANH(a[i]));
+    case NN_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0);
+    case NN_LEAKY_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0.01 * a[i]);
+    case NN_ELU: EACH(a[i] = a[i] > 0 ? a[i] : EXPM1(a[i]));
+    case NN_SOFTMAX:
+        for (int64_t r = 0; r < batch; r++) {
+            T *row = a + r * width;
+            T top = row[0], sum = 0;
+            for (int64_t j = 1; j < width; j++) top = row[j] > top ? row[j] : top;
+            for (int64_t j = 0; j < width; j++) {
+                row[j] = EXP(row[j] - top);
+                sum += row[j];
+            }
+            for (int64_t j = 0; j < width; j++) row[j] /= sum;
+        }
+        break;
+    default: /* NN_LINEAR */
+        break;
+    }
+}
+
+/* delta (batch, width): dL/da -> dL/dz, in place, from the layer's output a. */
+NN_INLINE void FN(act_backward)(int activation, T *delta, const T *a, int64_t batch,
+                                int64_t width)
+{
+    const int64_t n = batch * width;
+    switch (activation) {
+    case NN_SIGMOID: EACH(delta[i] *= a[i] * ((T)1 - a[i]));
+    case NN_TANH: EACH(delta[i] *= (T)1 - a[i] * a[i]);
+    case NN_RELU: EACH(delta[i] = a[i] > 0 ? delta[i] : (T)0);
+    case NN_LEAKY_RELU: EACH(delta[i] = a[i] > 0 ? delta[i] : (T)0.01 * delta[i]);
+    /* ELU: for z <= 0, d/dz (e^z - 1) = e^z = a + 1 */
+    case NN_ELU: EACH(delta[i] = a[i] > 0 ? delta[i] : delta[i] * (a[i] + 1));
+    case NN_SOFTMAX: /* delta_i <- a_i (delta_i - sum_j delta_j a_j) */
+        for (int64_t r = 0; r < batch; r++) {
+            T *d = delta + r * width;
+            const T *ar = a + r * width;
+            T dot = 0;
+            for (int64_t j = 0; j < width; j++) dot += d[j] * ar[j];
+            for (int64_t j = 0; j < width; j++) d[j] = ar[j] * (d[j] - dot);
+        }
+        break;
+    default: /* NN_LINEAR */
+        break;
+    }
+}
+#undef EACH
+
+/* Given delta (batch, n_out) = dL/dz of this layer and its input in (batch, n_in):
+ *   d_weights (n_in, n_out) = in^T @ delta
+ *   d_biases  (n_out,)      = column sums of delta        (skipped when NULL)
+ *   d_in      (batch, n_in) = delta @ weights^T           (skipped when NULL) */
+void FN(nn_dense_backward)(T *d_weights, T *d_biases, T *d_in, const T *delta,
+                           const T *in, const T *weights, int64_t batch, int64_t n_in,
+                           int64_t n_out)
+{
+    FN(nn_gemm_tn)(n_in, n_out, batch, in, delta, d_weights);
+    if (d_biases) {
+        for (int64_t j = 0; j < n_out; j++) d_biases[j] = 0;
+        for (int64_t i = 0; i < batch; i++) {
+            const T *d = delta + i * n_out;
+            for (int64_t j = 0; j < n_out; j++) d_biases[j] += d[j];
+        }
+    }
+    if (d_in) FN(nn_gemm_nt)(batch, n_in, n_out, delta, weights, d_in);
+}
+
+/* The loss from the sum of its terms over a batch of (batch, k). */
+NN_INLINE double FN(loss_scale)(int loss, T sum, int64_t batch, int64_t k)
+{
+    switch (loss) {
+    case NN_SSE: return (double)((T)0.5 * sum);
+    case NN_CROSS_ENTROPY: return (double)(sum / (T)batch);
+    default: return (double)(sum / (T)(batch * k));
+    }
+}
+
+/* The loss of predictions p (batch, k) against targets y (batch, k), element
+ * (r, j) of each at [r * rs + j * cs], summed row by row. */
+NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k,
+                                  int64_t rs, int64_t cs)
+{
+    T sum = 0;
+    for (int64_t r = 0; r < batch; r++) {
+        const T *pr = p + r * rs, *yr = y + r * rs;
+        for (int64_t j = 0; j < k; j++) {
+            const T pj = pr[j * cs], yj = yr[j * cs];
+            switch (loss) {
+            case NN_MSE:
+            case NN_SSE: {
+                const T e = yj - pj;
+                sum += e * e;
+                break;
+            }
+            case NN_BCE: { /* log arguments clamped so that a saturated sigmoid stays finite */
+                const T q = (T)1 - pj;
+                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                if (yj != 1) sum -= ((T)1 - yj) * LOG(q > T_TINY ? q : T_TINY);
+                break;
+            }
+            default: /* NN_CROSS_ENTROPY */
+                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                break;
+            }
+        }
+    }
+    return FN(loss_scale)(loss, sum, batch, k);
+}
+
+double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
+{
+    return FN(loss_forward)(loss, p, y, batch, k, k, 1);
+}
+
+/* error (batch, k) = dL/dp, the loss's gradient with respect to the prediction p. */
+/* (The inline bodies below take the number of elements to process, count,
+ * apart from the batch and k that scale the loss: the fused path processes
+ * padded blocks.) */
+NN_INLINE void FN(loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t count,
+                                 int64_t batch, int64_t k)
+{
+    const int64_t n = batch * k;
+    switch (loss) {
+    case NN_MSE: {
+        const T scale = (T)2 / (T)n;
+        for (int64_t i = 0; i < count; i++) error[i] = (p[i] - y[i]) * scale;
+        break;
+    }
+    case NN_SSE:
+        for (int64_t i = 0; i < count; i++) error[i] = p[i] - y[i];
+        break;
+    case NN_BCE:
+        for (int64_t i = 0; i < count; i++)
+            error[i] = (p[i] - y[i]) / (p[i] * ((T)1 - p[i]) * (T)n);
+        break;
+    default: /* NN_CROSS_ENTROPY */
+        for (int64_t i = 0; i < count; i++) error[i] = -y[i] / (p[i] * (T)batch);
+        break;
+    }
+}
+
+/* delta (batch, k) = dL/dz of the output layer, whose activation is given and
+ * whose output is p.  Sigmoid + bce and softmax + cross-entropy use the fused,
+ * exact form (p - y) / scale. */
+NN_INLINE void FN(loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
+                                 int64_t count, int64_t batch, int64_t k)
+{
+    const int64_t n = batch * k;
+    if ((loss == NN_BCE && activation == NN_SIGMOID) ||
+        (loss == NN_CROSS_ENTROPY && activation == NN_SOFTMAX)) {
+        const T scale = (T)1 / (T)(loss == NN_BCE ? n : batch);
+        for (int64_t i = 0; i < count; i++) delta[i] = (p[i] - y[i]) * scale;
+        return;
+    }
+    FN(loss_gradient)(loss, delta, p, y, count, batch, k);
+    FN(act_backward)(activation, delta, p, 1, count); /* not softmax: elementwise */
+}
+
+/* delta (batch, k) = dL/dz of an output layer of any activation, softmax
+ * included (row-wise: through dL/dp when the loss is not cross-entropy). */
+NN_INLINE void FN(loss_backward_rows)(int loss, int activation, T *delta, const T *p, const T *y,
+                                      int64_t batch, int64_t k)
+{
+    if (activation == NN_SOFTMAX && loss != NN_CROSS_ENTROPY) {
+        FN(loss_gradient)(loss, delta, p, y, batch * k, batch, k);
+        FN(act_backward)(activation, delta, p, batch, k);
+        return;
+    }
+    FN(loss_backward)(loss, activation, delta, p, y, batch * k, batch, k);
+}

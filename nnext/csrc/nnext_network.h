@@ -1,0 +1,102 @@
+/*
+ * Whole-network passes over a batch: forward, backward, the loss and its
+ * gradient, prediction in chunks.  A template for one real type T
+ * (nnext_instantiate.h); the layers are those of nnext_layers.h.
+ */
+
+/* --------------------------------------------------------------- network */
+
+/* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L. */
+void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, int64_t n)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const T *weights = params + nn_weight_offset(net, l);
+        const T *biases = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
+        FN(nn_dense_forward)(acts[l + 1], acts[l], weights, biases, n, n_in, n_out);
+        FN(nn_activation_forward)(net->activations[l], acts[l + 1], n, n_out);
+    }
+}
+
+nn_workspace *FN(nn_workspace_new)(const nn_net *net, int64_t max_batch)
+{
+    return ws_new(net, max_batch, sizeof(T), 0, 0);
+}
+
+static inline T *FN(ws_act)(nn_workspace *ws, int l) { return (T *)ws->acts[l]; }
+
+/* Forward over rows X (n <= max_batch) through the workspace; returns the output. */
+static T *FN(ws_forward)(const nn_net *net, const T *params, nn_workspace *ws,
+                         const T *X, int64_t n)
+{
+    T *acts[NN_MAX_LAYERS + 1];
+    acts[0] = (T *)X;
+    for (int l = 1; l <= net->n_layers; l++) acts[l] = FN(ws_act)(ws, l);
+    FN(nn_forward)(net, params, acts, n);
+    return acts[net->n_layers];
+}
+
+void FN(nn_predict)(const nn_net *net, const T *params, nn_workspace *ws, const T *X,
+                    int64_t n, T *out)
+{
+    const int L = net->n_layers;
+    const int64_t n_in = net->sizes[0], k = net->sizes[L];
+    for (int64_t r = 0; r < n; r += ws->max_batch) {
+        const int64_t b = n - r < ws->max_batch ? n - r : ws->max_batch;
+        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b);
+        memcpy(out + r * k, p, (size_t)(b * k) * sizeof(T));
+    }
+}
+
+double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                         const T *X, const T *Y, int64_t n)
+{
+    const int L = net->n_layers;
+    const int64_t n_in = net->sizes[0], k = net->sizes[L];
+    double total = 0;
+    for (int64_t r = 0; r < n; r += ws->max_batch) {
+        const int64_t b = n - r < ws->max_batch ? n - r : ws->max_batch;
+        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b);
+        const double part = FN(nn_loss_forward)(loss, p, Y + r * k, b, k);
+        /* sse is a sum; the others are means over rows */
+        total += loss == NN_SSE ? part : part * (double)b;
+    }
+    return loss == NN_SSE ? total : total / (double)n;
+}
+
+void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, const T *Y,
+                     int64_t n, int loss, T *const *errors, T *const *deltas, T *grads)
+{
+    const int L = net->n_layers;
+    const int64_t k = net->sizes[L];
+    if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
+    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    for (int l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
+        T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
+        FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases, d_in, deltas[l + 1],
+                              acts[l], params + nn_weight_offset(net, l), n, n_in, n_out);
+        if (l > 0) {
+            if (errors) memcpy(deltas[l], errors[l], (size_t)(n * n_in) * sizeof(T));
+            FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        }
+    }
+}
+
+double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                        const T *X, const T *Y, int64_t n, T *grads)
+{
+    const int L = net->n_layers;
+    T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
+    acts[0] = (T *)X;
+    for (int l = 1; l <= L; l++) {
+        acts[l] = FN(ws_act)(ws, l);
+        deltas[l] = (T *)ws->delta[(L - l) & 1]; /* layer l reads deltas[l+1]: ping-pong */
+    }
+    FN(nn_forward)(net, params, acts, n);
+    const double value = FN(nn_loss_forward)(loss, acts[L], Y, n, net->sizes[L]);
+    FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
+    return value;
+}
+

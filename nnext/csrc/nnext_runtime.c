@@ -1,0 +1,171 @@
+/* The machine: which instruction set the hot functions use (nnext_isa.h),
+ * and the thread pool that large matrix products are split over. */
+#define _POSIX_C_SOURCE 200809L
+#include "nnext_core.h"
+#include "nnext_gemm.h"
+#include "nnext_isa.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ instruction set */
+
+static atomic_int nn_isa_level = -1;
+
+int nn_isa(void)
+{
+    int level = atomic_load_explicit(&nn_isa_level, memory_order_relaxed);
+    if (level >= 0) return level;
+    level = 0;
+#if NN_MULTI_ISA
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = NN_ISA_AVX2;
+    if (level == NN_ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        level = NN_ISA_AVX512;
+    /* NNEXT_ISA=base|avx2 caps the choice (for testing the other kernels) */
+    const char *cap = getenv("NNEXT_ISA");
+    if (cap && strcmp(cap, "base") == 0) level = NN_ISA_BASE;
+    if (cap && strcmp(cap, "avx2") == 0 && level > 3) level = NN_ISA_AVX2;
+#endif
+    atomic_store_explicit(&nn_isa_level, level, memory_order_relaxed);
+    return level;
+}
+
+/* ----------------------------------------------------------------- threads */
+
+/* A pool of n - 1 workers started on first use.  The caller runs part 0 of a
+ * job itself; workers spin briefly for the next job, then sleep on a condition
+ * variable.  One job at a time: a caller that finds the pool busy (another
+ * thread training) runs its job alone.  After fork() the child has no workers:
+ * the atfork handler forgets them and the next job starts new ones. */
+
+static struct {
+    pthread_mutex_t lock; /* guards started, and sleeping on wake */
+    pthread_cond_t wake;
+    pthread_mutex_t busy; /* held by the thread running a job */
+    int started;          /* workers running */
+    atomic_ulong generation;
+    atomic_int remaining;
+    nn_task_fn fn;
+    void *arg;
+    int nparts;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0,
+          0, 0, NULL, NULL, 0};
+
+static atomic_int nn_threads_wanted = 0; /* 0: not yet decided */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_after_fork_child(void)
+{
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_mutex_init(&pool.busy, NULL);
+    pool.started = 0;
+    atomic_store(&pool.generation, 0);
+    atomic_store(&pool.remaining, 0);
+}
+
+static void register_atfork(void) { pthread_atfork(NULL, NULL, pool_after_fork_child); }
+
+static int default_threads(void)
+{
+    const char *env = getenv("NNEXT_NUM_THREADS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+    if (n < 1) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    return n > NN_MAX_THREADS ? NN_MAX_THREADS : (int)n;
+}
+
+int nn_get_num_threads(void)
+{
+    int n = atomic_load_explicit(&nn_threads_wanted, memory_order_relaxed);
+    if (n > 0) return n;
+    n = default_threads();
+    atomic_store_explicit(&nn_threads_wanted, n, memory_order_relaxed);
+    return n;
+}
+
+void nn_set_num_threads(int n)
+{
+    if (n < 1) n = default_threads();
+    if (n > NN_MAX_THREADS) n = NN_MAX_THREADS;
+    atomic_store_explicit(&nn_threads_wanted, n, memory_order_relaxed);
+}
+
+static void *worker_main(void *arg)
+{
+    /* arg: (generation at creation << 8) | index, index 1 .. NN_MAX_THREADS - 1 */
+    const int index = (int)((uintptr_t)arg & 0xff);
+    unsigned long seen = (unsigned long)((uintptr_t)arg >> 8);
+    for (;;) {
+        unsigned long g;
+        int spins = 0;
+        while ((g = atomic_load(&pool.generation)) == seen && spins < 100000) spins++;
+        if (g == seen) {
+            pthread_mutex_lock(&pool.lock);
+            while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        seen = g;
+        if (index < pool.nparts) pool.fn(pool.arg, index, pool.nparts);
+        atomic_fetch_sub(&pool.remaining, 1);
+    }
+    return NULL;
+}
+
+/* Starts workers up to n - 1; returns how many run. */
+static int pool_grow(int n)
+{
+    pthread_once(&atfork_once, register_atfork);
+    while (pool.started < n - 1 && pool.started < NN_MAX_THREADS - 1) {
+        pthread_t t;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0) break;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        const uintptr_t arg = ((uintptr_t)atomic_load(&pool.generation) << 8) |
+                              (uintptr_t)(pool.started + 1);
+        const int rc = pthread_create(&t, &attr, worker_main, (void *)arg);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) break;
+        pool.started++;
+    }
+    return pool.started;
+}
+
+void nn_parallel(nn_task_fn fn, void *arg, int nparts)
+{
+    if (nparts <= 1 || pthread_mutex_trylock(&pool.busy) != 0) {
+        for (int i = 0; i < nparts; i++) fn(arg, i, nparts);
+        return;
+    }
+    const int workers = pool_grow(nparts);
+    if (workers < nparts - 1) nparts = workers + 1; /* could not start them all */
+    if (nparts > 1) {
+        pool.fn = fn;
+        pool.arg = arg;
+        pool.nparts = nparts;
+        atomic_store(&pool.remaining, workers);
+        pthread_mutex_lock(&pool.lock);
+        atomic_fetch_add(&pool.generation, 1);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    fn(arg, 0, nparts);
+    if (nparts > 1) {
+        int spins = 0; /* spin briefly, then yield; saturates (no overflow) */
+        while (atomic_load(&pool.remaining) > 0) {
+            if (spins < 1000)
+                spins++;
+            else
+                sched_yield();
+        }
+    }
+    pthread_mutex_unlock(&pool.busy);
+}
