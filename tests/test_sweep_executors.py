@@ -106,12 +106,13 @@ def test_executor_arguments_are_checked():
 
 
 def test_a_pickled_network_is_small():
-    """The README quotes these sizes (pickle protocol 5): parameters and a short header."""
-    trask = Network([3, 4, 1], bias=False, seed=1)
-    digits = Network([64, 32, 10], activation=["tanh", "softmax"], seed=0)
-    for net in (trask, digits):
-        size = len(pickle.dumps(net, protocol=5))
-        assert net.n_params * 8 < size < net.n_params * 8 + 600, (net, size)
-        assert np.array_equal(pickle.loads(pickle.dumps(net)).predict(X[:, :3] if net.sizes[0] == 3
-                                                                      else np.ones((1, 64))),
-                              net.predict(X[:, :3] if net.sizes[0] == 3 else np.ones((1, 64))))
+    """What the README says crosses the wire with a network: 8 bytes per float64 parameter
+    and a header of under 300 bytes (it quotes 402 and 19,563 bytes for these two,
+    measured with Python 3.11 and numpy 2.4; the exact count varies with their versions)."""
+    for net in (Network([3, 4, 1], bias=False, seed=1),
+                Network([64, 32, 10], activation=["tanh", "softmax"], seed=0)):
+        blob = pickle.dumps(net)
+        assert 0 < len(blob) - 8 * net.n_params < 300, (net, len(blob))
+        copy = pickle.loads(blob)
+        x = np.linspace(-1, 1, net.sizes[0])
+        assert np.array_equal(copy.predict(x), net.predict(x))
