@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["to_torch", "from_torch", "to_onnx", "ONNX_OPSET"]
 
-#: The ONNX opset `to_onnx` targets (default domain); onnxruntime runs it from version 1.12.
+#: The ONNX opset `to_onnx` targets (default domain).
 ONNX_OPSET = 17
 #: The ONNX IR version written with opset 17.
 _ONNX_IR_VERSION = 8
@@ -277,16 +277,16 @@ def _onnx_model(net, onnx):
 def to_onnx(net, path):
     """Write the network's forward pass as an ONNX model to ``path``; returns the path.
 
-    The model targets opset 17 (`ONNX_OPSET`, IR version 8; onnxruntime runs it from version
-    1.12).  Input ``"X"`` has shape ``(batch, n_in)`` with a dynamic batch dimension, output
-    ``"Y"`` ``(batch, n_out)``, both in the network's dtype (float32 or float64); the
-    parameters are stored as initializers.  Each layer is a ``Gemm`` (``X @ W + b``, no
-    ``C`` without biases) and its activation: ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``,
-    ``Softmax(axis=1)``, and for float32 ``LeakyRelu(alpha=0.01)`` and ``Elu(alpha=1)``.
-    In float64 these two are written with ``Greater``, ``Mul``/``Exp``/``Sub`` and ``Where``
-    instead: ONNX attributes are 32-bit floats (alpha=0.01 would be off by 2e-8
-    relative) and onnxruntime has no float64 ``Elu``.  (Its ``exp(z) - 1`` differs from
-    nnext's ``expm1`` by about 1e-16 absolute near z = 0.)
+    The model targets opset 17 (`ONNX_OPSET`, IR version 8).  Input ``"X"`` has shape
+    ``(batch, n_in)`` with a dynamic batch dimension, output ``"Y"`` ``(batch, n_out)``, both
+    in the network's dtype (float32 or float64); the parameters are stored as initializers.
+    Each layer is a ``Gemm`` (``X @ W + b``, no ``C`` without biases) and its activation:
+    ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``, ``Softmax(axis=1)``, and for float32
+    ``LeakyRelu(alpha=0.01)`` and ``Elu(alpha=1)``.  In float64 these two are written with
+    ``Greater``, ``Mul``/``Exp``/``Sub`` and ``Where`` instead: ONNX attributes are 32-bit
+    floats (alpha=0.01 would be off by 2e-8 relative) and onnxruntime has no float64
+    ``Elu``.  (Its ``exp(z) - 1`` differs from nnext's ``expm1`` by about 1e-16 absolute
+    near z = 0.)
 
     The file is written under a temporary name in the same folder and renamed, so ``path``
     never holds a half-written model.
