@@ -611,6 +611,27 @@ class Network:
         bounded by that architecture."""
         return _files.load(cls, path)
 
+    # ------------------------------------------- ways out: PyTorch and ONNX (nnext/export.py)
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` of ``Linear`` layers (``weight = W.T``)
+        and activation modules, in its dtype; see `nnext.export.to_torch`.  Needs PyTorch."""
+        from .export import to_torch
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module, dtype=None):
+        """A network from a ``torch.nn.Sequential`` of ``Linear`` layers and the activations
+        nnext knows; see `nnext.export.from_torch`.  Needs PyTorch."""
+        from .export import from_torch
+        return from_torch(module, dtype=dtype)
+
+    def to_onnx(self, path):
+        """Write this network's forward pass as an ONNX model (opset 17, dynamic batch) to
+        ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
+        from .export import to_onnx
+        return to_onnx(self, path)
+
 
 def _progress_bar(epochs):
     try:

@@ -1,0 +1,316 @@
+"""The ways out of nnext: a `Network` as a PyTorch module or an ONNX model, and back from PyTorch.
+
+Layer ``l`` of a network computes ``act(a @ W + b)`` with ``W = net.weights[l]`` of shape
+``(n_in, n_out)``; a ``torch.nn.Linear`` computes ``a @ weight.T + bias``, so its ``weight``
+is ``W.T``.  Activations map one to one:
+
+=============  ======================  ==============================================
+nnext          PyTorch                 ONNX (opset 17)
+=============  ======================  ==============================================
+sigmoid        ``Sigmoid()``           ``Sigmoid``
+tanh           ``Tanh()``              ``Tanh``
+relu           ``ReLU()``              ``Relu``
+leaky_relu     ``LeakyReLU(0.01)``     ``LeakyRelu(alpha=0.01)`` (float32), see below
+elu            ``ELU(alpha=1.0)``      ``Elu(alpha=1)`` (float32), see below
+linear         ``Identity()``          ``Identity``
+softmax        ``Softmax(dim=1)``      ``Softmax(axis=1)`` (output layer only)
+=============  ======================  ==============================================
+
+PyTorch and ONNX are optional: they are imported inside these functions only, never by
+``import nnext``.  This module uses only `Network`'s public API.
+"""
+
+import os
+import uuid
+
+import numpy as np
+
+__all__ = ["to_torch", "from_torch", "to_onnx", "ONNX_OPSET"]
+
+#: The ONNX opset `to_onnx` targets (default domain).
+ONNX_OPSET = 17
+#: The ONNX IR version written with opset 17.
+_ONNX_IR_VERSION = 8
+
+_LEAKY_SLOPE = 0.01   # nnext's leaky_relu: max(0.01 x, x), torch.nn.LeakyReLU's default
+_ELU_ALPHA = 1.0      # nnext's elu: x > 0 ? x : exp(x) - 1
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(
+            f"this needs PyTorch, which could not be imported ({e}): "
+            "pip install torch (the CPU build: pip install torch --index-url "
+            "https://download.pytorch.org/whl/cpu)") from None
+    return torch
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError(f"to_onnx needs the onnx package, which could not be imported ({e}): "
+                          "pip install onnx") from None
+    return onnx
+
+
+def _check_network(net, what="net"):
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"{what} must be an nnext.Network, got {type(net).__name__}")
+
+
+# ------------------------------------------------------------------ PyTorch
+
+def to_torch(net):
+    """The network as a ``torch.nn.Sequential``, in the network's dtype (on the CPU).
+
+    One ``Linear(n_in, n_out, bias=net.bias)`` per layer, with ``weight = W.T`` and
+    ``bias = b`` (copies), each followed by its activation module: ``Sigmoid``, ``Tanh``,
+    ``ReLU``, ``LeakyReLU(0.01)``, ``ELU(alpha=1.0)``, ``Identity`` (linear) or
+    ``Softmax(dim=1)``.  Its output for a ``(n, n_in)`` tensor equals ``net.predict``, and
+    ``torch.autograd`` through it gives ``net.gradients`` (the tests check both).
+    """
+    _check_network(net)
+    torch = _import_torch()
+    nn = torch.nn
+    dtype = {"float64": torch.float64, "float32": torch.float32}[net.dtype.name]
+    modules = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
+               "leaky_relu": lambda: nn.LeakyReLU(_LEAKY_SLOPE), "elu": lambda: nn.ELU(alpha=_ELU_ALPHA),
+               "linear": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}
+    biases = net.biases
+    layers = []
+    for l, (W, act) in enumerate(zip(net.weights, net.activations)):
+        n_in, n_out = W.shape
+        linear = nn.Linear(n_in, n_out, bias=net.bias, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.array(W.T, copy=True)))
+            if net.bias:
+                linear.bias.copy_(torch.from_numpy(np.array(biases[l], copy=True)))
+        layers += [linear, modules[act]()]
+    return nn.Sequential(*layers)
+
+
+def _activation_of(module, nn):
+    """nnext's name for an activation module, or a reason why it cannot be taken."""
+    kind = type(module)
+    if kind is nn.Sigmoid:
+        return "sigmoid", None
+    if kind is nn.Tanh:
+        return "tanh", None
+    if kind is nn.ReLU:
+        return "relu", None
+    if kind is nn.Identity:
+        return "linear", None
+    if kind is nn.LeakyReLU:
+        if module.negative_slope != _LEAKY_SLOPE:
+            return None, (f"nnext's leaky_relu has slope {_LEAKY_SLOPE}, this one "
+                          f"negative_slope={module.negative_slope}")
+        return "leaky_relu", None
+    if kind is nn.ELU:
+        if module.alpha != _ELU_ALPHA:
+            return None, f"nnext's elu has alpha {_ELU_ALPHA}, this one alpha={module.alpha}"
+        return "elu", None
+    if kind is nn.Softmax:
+        if module.dim not in (1, -1):
+            return None, f"nnext's softmax runs over each row (dim=1 or -1), this one dim={module.dim}"
+        return "softmax", None
+    return None, None
+
+
+def from_torch(module, dtype=None):
+    """A `Network` with the layers and parameters (copied) of a ``torch.nn.Sequential``.
+
+    The Sequential holds ``Linear`` layers, each optionally followed by one activation
+    module: ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` (negative_slope 0.01),
+    ``ELU`` (alpha 1), ``Identity`` or ``Softmax`` (dim 1 or -1, last module only).  A
+    Linear with no activation after it is a ``"linear"`` layer.  Either every Linear has
+    a bias or none has (nnext networks have biases on all layers or none).
+
+    ``dtype=None`` gives float32 when every parameter is float32, else float64 (as
+    `Network.from_weights`).
+
+    Raises
+    ------
+    TypeError
+        When ``module`` is not a ``torch.nn.Sequential``.
+    ValueError
+        Naming the first module (its index and repr) that nnext cannot take, e.g. a
+        ``Conv2d``, ``LeakyReLU(0.2)``, a Softmax that is not last, or two activations in
+        a row.
+    """
+    torch = _import_torch()
+    nn = torch.nn
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"module must be a torch.nn.Sequential of Linear layers and activations, "
+                        f"got {type(module).__name__}")
+    children = list(module)
+    if not children:
+        raise ValueError("module is an empty torch.nn.Sequential: it needs at least one Linear layer")
+
+    def refuse(i, why):
+        raise ValueError(f"from_torch cannot take module [{i}] {children[i]!r} of the Sequential: {why}")
+
+    def array(tensor):
+        tensor = tensor.detach().cpu()
+        if tensor.dtype not in (torch.float32, torch.float64):  # e.g. float16, bfloat16
+            tensor = tensor.to(torch.float64)
+        return tensor.numpy().copy()
+
+    weights, biases, activations = [], None, []
+    first_linear = softmax_at = None
+    for i, child in enumerate(children):
+        if type(child) is nn.Linear:
+            if softmax_at is not None:
+                refuse(softmax_at, f"a Softmax is for the output layer only, and module [{i}] "
+                                   f"{child!r} comes after it")
+            has_bias = child.bias is not None
+            if not weights:
+                first_linear, biases = i, ([] if has_bias else None)
+            else:
+                if child.in_features != weights[-1].shape[1]:
+                    refuse(i, f"it takes {child.in_features} inputs but the Linear before it gives "
+                              f"{weights[-1].shape[1]} outputs")
+                if has_bias != (biases is not None):
+                    refuse(i, f"it has {'a' if has_bias else 'no'} bias but module [{first_linear}] "
+                              f"has {'one' if biases is not None else 'none'}: nnext networks have "
+                              f"biases on all layers or on none")
+            if len(activations) < len(weights):
+                activations.append("linear")  # the Linear before had no activation module
+            weights.append(array(child.weight).T.copy())
+            if has_bias:
+                biases.append(array(child.bias))
+            continue
+        name, why = _activation_of(child, nn)
+        if name is None:
+            refuse(i, why or "nnext takes Linear layers and the activations Sigmoid, Tanh, ReLU, "
+                             "LeakyReLU(0.01), ELU(alpha=1.0), Identity and Softmax(dim=1)")
+        if not weights:
+            refuse(i, "the Sequential must start with a Linear layer")
+        if len(activations) == len(weights):
+            refuse(i, f"it follows module [{i - 1}] {children[i - 1]!r}, an activation: nnext "
+                      f"takes at most one activation after each Linear")
+        if name == "softmax":
+            softmax_at = i
+        activations.append(name)
+    if len(activations) < len(weights):
+        activations.append("linear")
+    from .network import Network
+    if dtype is None:
+        params = weights + (biases or [])
+        dtype = "float32" if all(p.dtype == np.float32 for p in params) else "float64"
+    return Network.from_weights(weights, biases, activation=activations, dtype=dtype)
+
+
+# --------------------------------------------------------------------- ONNX
+
+def _onnx_model(net, onnx):
+    """The forward pass of ``net`` as an ``onnx.ModelProto`` (opset `ONNX_OPSET`)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    f64 = net.dtype.name == "float64"
+    elem = TensorProto.DOUBLE if f64 else TensorProto.FLOAT
+    n_layers = len(net.weights)
+    nodes, initializers = [], []
+
+    def constant(name, value):
+        initializers.append(numpy_helper.from_array(np.asarray(value, dtype=net.dtype), name))
+        return name
+
+    if f64 and ("leaky_relu" in net.activations or "elu" in net.activations):
+        zero = constant("zero", 0.0)
+        if "leaky_relu" in net.activations:
+            slope = constant("leaky_slope", _LEAKY_SLOPE)
+        if "elu" in net.activations:
+            one = constant("one", 1.0)
+    biases = net.biases
+    a = "X"
+    for l, (W, act) in enumerate(zip(net.weights, net.activations)):
+        z = f"z{l}"
+        out = "Y" if l == n_layers - 1 else f"a{l + 1}"
+        gemm_inputs = [a, constant(f"W{l}", W)]
+        if net.bias:
+            gemm_inputs.append(constant(f"b{l}", biases[l]))
+        nodes.append(helper.make_node("Gemm", gemm_inputs, [z], name=f"dense{l}"))
+        if act == "sigmoid":
+            nodes.append(helper.make_node("Sigmoid", [z], [out], name=f"sigmoid{l}"))
+        elif act == "tanh":
+            nodes.append(helper.make_node("Tanh", [z], [out], name=f"tanh{l}"))
+        elif act == "relu":
+            nodes.append(helper.make_node("Relu", [z], [out], name=f"relu{l}"))
+        elif act == "linear":
+            nodes.append(helper.make_node("Identity", [z], [out], name=f"linear{l}"))
+        elif act == "softmax":
+            nodes.append(helper.make_node("Softmax", [z], [out], axis=1, name=f"softmax{l}"))
+        elif not f64:  # float32: the standard operators compute exactly nnext's formulas
+            if act == "leaky_relu":
+                nodes.append(helper.make_node("LeakyRelu", [z], [out], alpha=_LEAKY_SLOPE, name=f"leaky_relu{l}"))
+            else:
+                nodes.append(helper.make_node("Elu", [z], [out], alpha=_ELU_ALPHA, name=f"elu{l}"))
+        else:
+            # float64: an ONNX attribute is a 32-bit float (LeakyRelu's alpha=0.01 would be
+            # 0.00999999977...), and onnxruntime has no float64 Elu; so both are built from
+            # elementary operators in float64: z > 0 ? z : 0.01 z, and z > 0 ? z : exp(z) - 1.
+            positive = f"positive{l}"
+            nodes.append(helper.make_node("Greater", [z, zero], [positive], name=f"{act}{l}_test"))
+            if act == "leaky_relu":
+                nodes.append(helper.make_node("Mul", [z, slope], [f"negative{l}"], name=f"leaky_relu{l}_mul"))
+            else:
+                nodes.append(helper.make_node("Exp", [z], [f"exp{l}"], name=f"elu{l}_exp"))
+                nodes.append(helper.make_node("Sub", [f"exp{l}", one], [f"negative{l}"], name=f"elu{l}_sub"))
+            nodes.append(helper.make_node("Where", [positive, z, f"negative{l}"], [out], name=f"{act}{l}"))
+        a = out
+    graph = helper.make_graph(
+        nodes, "nnext_network",
+        [helper.make_tensor_value_info("X", elem, ["batch", net.sizes[0]])],
+        [helper.make_tensor_value_info("Y", elem, ["batch", net.sizes[-1]])],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+                              producer_name="nnext", doc_string=repr(net))
+    model.ir_version = _ONNX_IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def to_onnx(net, path):
+    """Write the network's forward pass as an ONNX model to ``path``; returns the path.
+
+    The model targets opset 17 (`ONNX_OPSET`, IR version 8).  Input ``"X"`` has shape
+    ``(batch, n_in)`` with a dynamic batch dimension, output ``"Y"`` ``(batch, n_out)``, both
+    in the network's dtype (float32 or float64); the parameters are stored as initializers.
+    Each layer is a ``Gemm`` (``X @ W + b``, no ``C`` without biases) and its activation:
+    ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``, ``Softmax(axis=1)``, and for float32
+    ``LeakyRelu(alpha=0.01)`` and ``Elu(alpha=1)``.  In float64 these two are written with
+    ``Greater``, ``Mul``/``Exp``/``Sub`` and ``Where`` instead: ONNX attributes are 32-bit
+    floats (alpha=0.01 would be off by 2e-8 relative) and onnxruntime has no float64
+    ``Elu``.  (Its ``exp(z) - 1`` differs from nnext's ``expm1`` by about 1e-16 absolute
+    near z = 0.)
+
+    The file is written under a temporary name in the same folder and renamed, so ``path``
+    never holds a half-written model.
+    """
+    _check_network(net)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    onnx = _import_onnx()
+    blob = _onnx_model(net, onnx).SerializeToString()
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
