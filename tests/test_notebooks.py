@@ -35,7 +35,9 @@ def _missing_for_execution():
     return [name for name, module in wanted.items() if importlib.util.find_spec(module) is None]
 
 
-TUTORIAL_NOTEBOOKS = ["01_trask_part1.ipynb", "02_trask_part2.ipynb", "03_zhou_intro.ipynb", "04_beyond.ipynb"]
+TUTORIAL_NOTEBOOKS = ["01_trask_part1.ipynb", "02_trask_part2.ipynb", "03_zhou_intro.ipynb", "04_beyond.ipynb",
+                      # the rest of the seeds, and real data (notebook 08 needs Debian's dataset-fashion-mnist)
+                      "06_miller_xor_by_hand.ipynb", "07_student_pass_fail.ipynb", "08_fashion_mnist.ipynb"]
 IMAGE_DIR = os.path.join(os.path.dirname(HERE), "docs", "images")
 
 
