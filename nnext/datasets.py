@@ -12,9 +12,9 @@ Only the standard library and NumPy are used.
 """
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
-import urllib.error
 import urllib.request
 import zlib
 
@@ -254,7 +254,7 @@ def _fetch(kind, folder, base_urls, sha256):
             try:
                 _download(url, target, sha256[fname])
                 break
-            except (urllib.error.URLError, OSError) as e:  # the next mirror, if any
+            except (OSError, http.client.HTTPException) as e:  # URLError is an OSError; try the next mirror
                 errors.append(f"{url}: {e}")
         else:
             raise OSError(f"could not download {kind} file {fname}: " + "; ".join(errors))
