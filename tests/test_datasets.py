@@ -45,23 +45,19 @@ def write(path, data, compress):
 
 # ---------------------------------------------------------------- load_idx
 
-def test_known_bytes():
-    """A file spelled out byte by byte, and the array it must give."""
+def test_known_bytes(tmp_path):
+    """Files spelled out byte by byte, and the arrays they must give."""
     raw = bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 3, 4, 255])
     expected = np.array([[0, 1, 2], [3, 4, 255]], dtype=np.uint8)
     for compress in (False, True):
-        import tempfile
-        with tempfile.TemporaryDirectory() as d:
-            a = load_idx(write(os.path.join(d, "f"), raw, compress))
+        a = load_idx(write(tmp_path / f"u8-{compress}", raw, compress))
         assert a.dtype == np.uint8 and a.shape == (2, 3)
         np.testing.assert_array_equal(a, expected)
-    # big-endian int16 0x0102 = 258 and -2; float64 1.5 as its IEEE bytes
+    # big-endian int16 0x0102 = 258 and 0xFFFE = -2; float64 1.5 as its IEEE bytes
     raw16 = bytes([0, 0, 0x0B, 1, 0, 0, 0, 2, 0x01, 0x02, 0xFF, 0xFE])
     raw64 = bytes([0, 0, 0x0E, 1, 0, 0, 0, 1, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0])
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        a16 = load_idx(write(os.path.join(d, "a"), raw16, False))
-        a64 = load_idx(write(os.path.join(d, "b"), raw64, True))
+    a16 = load_idx(write(tmp_path / "i16", raw16, False))
+    a64 = load_idx(write(tmp_path / "f64", raw64, True))
     assert a16.tolist() == [258, -2] and a16.dtype == np.int16
     assert a64.tolist() == [1.5] and a64.dtype == np.float64
 
