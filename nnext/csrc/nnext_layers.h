@@ -25,7 +25,7 @@ NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t widt
     switch (activation) {
     case NN_SIGMOID: EACH(a[i] = (T)1 / ((T)1 + EXP(-a[i])));
     case NN_TANH: EACH(a[i] = TANH(a[i]));
-    case NN_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0);
+    case NN_RELU: EACH(a[i] = a[i] < 0 ? (T)0 : a[i]); /* NaN stays NaN, as in numpy */
     case NN_LEAKY_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0.01 * a[i]);
     case NN_ELU: EACH(a[i] = a[i] > 0 ? a[i] : EXPM1(a[i]));
     case NN_SOFTMAX:
