@@ -44,7 +44,7 @@ env -u PYTHONDONTWRITEBYTECODE "$TOOLS/python" -m build --outdir "$WORK/dist" . 
 echo "built in $(took "$t")"
 grep -E '^Successfully built' "$WORK/build.log"
 echo "warnings in the build log (those of MANIFEST.in and distutils are shown, not fatal):"
-grep -i -E 'warn|deprecat' "$WORK/build.log" | sort | uniq -c || echo "  none"
+grep -E '[Ww]arning|WARNING|[Dd]eprecat' "$WORK/build.log" | sort | uniq -c || echo "  none"
 if grep -E '[A-Za-z]+Warning\b|absent from the .packages.|deprecated' "$WORK/build.log"; then
     echo "the build log has the Python warnings above"; exit 1
 fi
@@ -78,10 +78,14 @@ EOF
 
 stage "auditwheel: manylinux tag, stripped"
 ldd --version | head -1
-"$TOOLS/auditwheel" show "$RAW_WHEEL" | tr -s '\n' | sed -n '1,3p'
-"$TOOLS/auditwheel" repair --strip -w "$WORK/wheelhouse" "$RAW_WHEEL" 2>&1 | grep -v '^INFO:' || true
+"$TOOLS/auditwheel" show "$RAW_WHEEL" 2>&1 | grep -v '^INFO:' | tr -s '\n' | sed -n '1,2p'
+# --strip: the extension's debug info (setup.py compiles with -g) leaves the wheel
+if ! PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" repair --strip -w "$WORK/wheelhouse" "$RAW_WHEEL" \
+        > "$WORK/repair.log" 2>&1; then
+    cat "$WORK/repair.log"; exit 1
+fi
 WHEEL=$(ls "$WORK"/wheelhouse/nnext-*manylinux*.whl)
-"$TOOLS/auditwheel" show "$WHEEL" | tr -s '\n' | sed -n '1,3p'
+"$TOOLS/auditwheel" show "$WHEEL" 2>&1 | grep -v '^INFO:' | tr -s '\n' | sed -n '1,2p'
 so_size() {  # the extension's size inside a wheel, and whether it still has debug info
     "$TOOLS/python" - "$1" <<'EOF'
 import sys, zipfile
