@@ -78,14 +78,20 @@ EOF
 
 stage "auditwheel: manylinux tag, stripped"
 ldd --version | head -1
-"$TOOLS/auditwheel" show "$RAW_WHEEL" 2>&1 | grep -v '^INFO:' | tr -s '\n' | sed -n '1,2p'
-# --strip: the extension's debug info (setup.py compiles with -g) leaves the wheel
+show_tag() {  # auditwheel's verdict, on one line
+    "$TOOLS/auditwheel" show "$1" 2>&1 | grep -v '^INFO:' | tr -s ' \n' ' ' \
+        | grep -o 'is consistent with the following platform tag: "[^"]*"' | sed "s|^|$(basename "$1") |"
+}
+show_tag "$RAW_WHEEL"
+# --strip: the extension loses its debug info (Python's default CFLAGS have -g).
+# The tag is auditwheel's "auto": the most compatible one the extension's glibc
+# symbol versions allow on this machine.
 if ! PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" repair --strip -w "$WORK/wheelhouse" "$RAW_WHEEL" \
         > "$WORK/repair.log" 2>&1; then
     cat "$WORK/repair.log"; exit 1
 fi
 WHEEL=$(ls "$WORK"/wheelhouse/nnext-*manylinux*.whl)
-"$TOOLS/auditwheel" show "$WHEEL" 2>&1 | grep -v '^INFO:' | tr -s '\n' | sed -n '1,2p'
+show_tag "$WHEEL"
 so_size() {  # the extension's size inside a wheel, and whether it still has debug info
     "$TOOLS/python" - "$1" <<'EOF'
 import sys, zipfile
@@ -98,7 +104,7 @@ EOF
 echo "before: $(basename "$RAW_WHEEL"): $(kib "$RAW_WHEEL"), $(so_size "$RAW_WHEEL")"
 echo "after:  $(basename "$WHEEL"): $(kib "$WHEEL"), $(so_size "$WHEEL")"
 so_size "$WHEEL" | grep -q 'debug info: no' || { echo "the repaired wheel's extension is not stripped"; exit 1; }
-"$TOOLS/twine" check --strict "$SDIST" "$WHEEL"
+COLUMNS=200 "$TOOLS/twine" --no-color check --strict "$SDIST" "$WHEEL"
 
 # A copy of the tests with the folders they read (notebooks/, docs/images/), and
 # no nnext/ beside them: whatever they import is the installed package.

@@ -23,12 +23,19 @@ def child_env(**extra):
     """``os.environ`` for a child Python process (run with ``sys.executable``)
     that imports the very nnext this test run imports: ``PYTHONPATH`` is the
     folder that holds the imported package, then this interpreter's own
-    ``sys.path``.  ``extra`` sets or overrides variables."""
+    ``sys.path``.  ``extra`` sets or overrides variables.
+
+    ``python -c``/``-m`` would also put the child's working directory first on
+    its path: PYTHONSAFEPATH (Python 3.11+) stops that, and the tests start
+    their children in a temporary folder as well (for 3.10), so that a source
+    tree in the working directory (an unpacked sdist) never shadows the
+    package under test."""
     import nnext
     paths = [os.path.dirname(os.path.dirname(os.path.abspath(nnext.__file__)))]
     paths += [os.path.abspath(p) for p in sys.path if p and os.path.exists(p)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONSAFEPATH"] = "1"
     env.update(extra)
     return env
 

@@ -179,7 +179,8 @@ def test_kill_during_save_never_leaves_a_broken_file(tmp_path):
     env = child_env()  # the child imports the nnext under test, never the source tree
     rs = np.random.RandomState(0)
     for trial in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, path], stdout=subprocess.PIPE, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, path], stdout=subprocess.PIPE, env=env,
+                                cwd=tmp_path)
         try:
             ready = proc.stdout.readline().decode()
             assert ready.split(None, 1) == ["ready", nnext_location() + "\n"], ready

@@ -41,7 +41,8 @@ def test_no_c_sources_or_tests_are_installed():
     assert not os.path.exists(os.path.join(nnext_location(), "csrc")), "the C sources were installed"
 
 
-def test_a_child_process_imports_the_same_package():
+def test_a_child_process_imports_the_same_package(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import nnext, nnext._core as c; print(c.__file__)"],
-                         env=child_env(), capture_output=True, text=True, timeout=60, check=True)
+                         env=child_env(), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         check=True)
     assert os.path.realpath(out.stdout.strip()) == os.path.realpath(_core.__file__)

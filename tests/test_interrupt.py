@@ -52,7 +52,7 @@ CHILD = textwrap.dedent(r"""
 def run_once(kind, folder, settle):
     env = child_env()  # the child imports the nnext under test, never the source tree
     proc = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
     try:
         line = proc.stdout.readline()
         assert line.startswith("ready"), (line, proc.stderr.read())
