@@ -16,7 +16,7 @@
 #      this keeps the stage shorter).
 # NNEXT_INSTALLED makes tests/test_installed_package.py check that the package
 # under test is the installed one, not a source tree.  Run from .ci/run, or
-# alone: bash .ci/packaging.sh (about 5 minutes on 2 cores).
+# alone: bash .ci/packaging.sh (8-12 minutes measured on a loaded 2-core machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
