@@ -523,10 +523,9 @@ class Network:
             if bar is not None:
                 chunk = min(chunk, pace)
             started = time.perf_counter()
-            with self._lock:
-                status, n_done, _, rng_state = self._engine.train(
-                    data, rng_state=rng_state, n_epochs=chunk, losses=losses[done:done + chunk],
-                    lrs=None if lrs is None else lrs[done:done + chunk], **settings)
+            status, n_done, rng_state = self.train_epochs(
+                data, rng_state, losses[done:done + chunk],
+                lrs=None if lrs is None else lrs[done:done + chunk], **settings)
             history._extend(losses[done:done + n_done])
             done += n_done
             if bar is not None and n_done:
@@ -569,6 +568,27 @@ class Network:
             with self._lock:
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
+
+    def train_epochs(self, data, rng_state, losses, **settings):
+        """``len(losses)`` epochs of the C training loop on data from `prepare`
+        (documented internal interface, used by `fit` and `nnext.sklearn`).
+        ``settings``: the engine's training options (`fit` shows them; with
+        ``lrs`` an array of each epoch's rate, ``loss_scale``, ``grad_scale``,
+        ``reg_per_row``, ``adam_folded``, ``loss_by_rows`` as in
+        nnext_core.h's nn_train_config).  Writes each completed epoch's loss
+        into ``losses``; returns ``(status, epochs_done, rng_state)``, status
+        3 when the loss turned non-finite (weights restored to the end of the
+        last finite epoch)."""
+        with self._lock:
+            status, n_done, _, rng_state = self._engine.train(
+                data, rng_state=rng_state, n_epochs=losses.shape[0], losses=losses, **settings)
+        return status, n_done, rng_state
+
+    def reset_optimizer(self):
+        """Forget the optimizer state (velocity, Adam's moments and step), so
+        that the next fit starts it afresh (documented internal interface)."""
+        with self._lock:
+            self._engine.set_optimizer_state(None)
 
     def _trace(self, data, code):
         """Trask's variables for one forward and backward pass over data, with the
