@@ -123,17 +123,25 @@ static double FN(regularise)(const nn_net *net, const T *params, T *grads, int64
         const T *w = params + nn_weight_offset(net, l);
         T *g = grads + nn_weight_offset(net, l);
         const int64_t count = net->sizes[l] * net->sizes[l + 1];
-        if (l2 != 0) {
-            for (int64_t i = 0; i < count; i++) {
-                g[i] += c2 * w[i];
-                squares += (double)w[i] * (double)w[i];
+        /* the sums in 8 interleaved partial sums, so that they vectorise */
+        double sq[8] = {0}, ab[8] = {0};
+        int64_t i = 0;
+        for (; i + 8 <= count; i += 8)
+            for (int q = 0; q < 8; q++) {
+                const T x = w[i + q];
+                g[i + q] += c2 * x + (x > 0 ? c1 : x < 0 ? -c1 : (T)0);
+                sq[q] += (double)x * (double)x;
+                ab[q] += fabs((double)x);
             }
+        for (; i < count; i++) {
+            const T x = w[i];
+            g[i] += c2 * x + (x > 0 ? c1 : x < 0 ? -c1 : (T)0);
+            sq[0] += (double)x * (double)x;
+            ab[0] += fabs((double)x);
         }
-        if (l1 != 0) {
-            for (int64_t i = 0; i < count; i++) {
-                g[i] += w[i] > 0 ? c1 : w[i] < 0 ? -c1 : (T)0;
-                absolutes += fabs((double)w[i]);
-            }
+        for (int q = 0; q < 8; q++) {
+            squares += sq[q];
+            absolutes += ab[q];
         }
     }
     return 0.5 * l2 * squares + l1 * absolutes;
