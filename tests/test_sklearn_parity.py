@@ -155,3 +155,20 @@ def test_divergence_raises_scikit_learns_error_with_finite_weights():
         with pytest.raises(ValueError, match="non-finite parameter weights"):
             est.fit(X, LABELS)
     assert all(np.isfinite(w).all() for w in est.coefs_ + est.intercepts_)  # nnext's: restored
+
+
+@pytest.mark.parametrize("solver", ["sgd-nesterov", "adam"])
+def test_float32_follows_scikit_learn_in_float32(solver):
+    """scikit-learn computes in float32 for float32 X; dtype='float32' does too."""
+    SkEst, NkEst = sk.MLPClassifier, nk.MLPClassifier
+    params = dict(hidden_layer_sizes=(8,), activation="tanh", alpha=0.05, batch_size=40,
+                  shuffle=False, random_state=1, tol=0.0, n_iter_no_change=1000, max_iter=20,
+                  **SOLVERS[solver])
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SkEst(**params).fit(X32, LABELS)
+        ours = NkEst(dtype="float32", **params).fit(X32, LABELS)
+    assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == np.float32
+    assert relative([ours.loss_curve_], [np.array(theirs.loss_curve_)]) < 1e-4
+    assert relative(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_) < 1e-3

@@ -208,7 +208,8 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
                            const T *Y, int64_t n, nn_train_config *cfg,                 \
                            double *epoch_losses, nn_train_result *result);              \
     /* Whether nn_train runs this network with batches of at most batch rows on the    \
-     * fused path (nn_set_fused_path). */                                               \
+     * fused path (nn_set_fused_path), given a config without l2, l1, nesterov,         \
+     * adam_folded, loss_by_rows or scales (those run on the general path). */          \
     int nn_fused_path_used_##S(const nn_net *net, int64_t batch);
 
 NN_DECLARE(double, f64)
