@@ -170,5 +170,5 @@ def test_float32_follows_scikit_learn_in_float32(solver):
         theirs = SkEst(**params).fit(X32, LABELS)
         ours = NkEst(dtype="float32", **params).fit(X32, LABELS)
     assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == np.float32
-    assert relative([ours.loss_curve_], [np.array(theirs.loss_curve_)]) < 1e-4
-    assert relative(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_) < 1e-3
+    assert relative([ours.loss_curve_], [np.array(theirs.loss_curve_)]) < 2e-5  # seen: 2e-6
+    assert relative(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_) < 5e-5

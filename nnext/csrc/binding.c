@@ -596,8 +596,8 @@ static PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds
     if (lrs_obj != Py_None) { /* the epochs' learning rates: checked here, read in C */
         PyArrayObject *lrs = (PyArrayObject *)lrs_obj;
         if (!PyArray_Check(lrs_obj) || PyArray_TYPE(lrs) != NPY_DOUBLE ||
-            !PyArray_IS_C_CONTIGUOUS(lrs) || PyArray_SIZE(lrs) < n_epochs ||
-            !all_finite(lrs)) {
+            !PyArray_IS_C_CONTIGUOUS(lrs) || !PyArray_ISALIGNED(lrs) ||
+            PyArray_SIZE(lrs) < n_epochs || !all_finite(lrs)) {
             PyErr_SetString(PyExc_ValueError, "lrs must be a float64 array of n_epochs "
                                               "finite rates");
             return NULL;
