@@ -11,7 +11,10 @@ network, 10,000 test rows).  Both estimators get the same parameters
 that every run does exactly the given epochs) and, per seed, the same
 random_state: they start from the same weights (scikit-learn's draw) and
 differ only in the shuffling order.  The two alternate, seed by seed, in one
-process; the times are the medians of fit() over the seeds.
+process; the times are the medians of fit() over the seeds.  Threads: the
+defaults (nnext: NNEXT_NUM_THREADS or the CPU count; scikit-learn: OpenBLAS's);
+``OPENBLAS_NUM_THREADS=1 NNEXT_NUM_THREADS=1`` gives one thread each, the
+comparison least disturbed by other load on the machine.
 """
 
 import argparse
@@ -108,7 +111,9 @@ def main():
     import sklearn
     meta = {"python": platform.python_version(), "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "nnext_threads": nnext.get_num_threads(),
-            "cpus": os.cpu_count(), "machine": platform.machine()}
+            "cpus": os.cpu_count(), "machine": platform.machine(),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+            "load_average": os.getloadavg()}
     with open(args.out, "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
     print(f"\nwrote {args.out}")
