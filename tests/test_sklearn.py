@@ -176,3 +176,20 @@ def test_failed_fit_leaves_a_fitted_estimator_unchanged():
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning):
             MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X_DIGITS, Y_DIGITS)
+
+
+def test_ctrl_c_ends_fit_with_scikit_learns_warning_and_a_usable_estimator():
+    import signal
+    rs = np.random.RandomState(0)
+    X, y = rs.normal(size=(20000, 200)), rs.randint(0, 3, 20000)
+    clf = MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=1000, random_state=0)
+    old = signal.signal(signal.SIGALRM, signal.default_int_handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.warns(UserWarning, match="Training interrupted by user"):
+            clf.fit(X, y)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert clf.n_iter_ < 1000 and all(np.isfinite(w).all() for w in clf.coefs_)
+    assert clf.predict(X[:5]).shape == (5,)
