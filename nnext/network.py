@@ -466,6 +466,9 @@ class Network:
         l2 = _checks.real(l2, "l2", low=0)
         l1 = _checks.real(l1, "l1", low=0)
         nesterov = _checks.boolean(nesterov, "nesterov")
+        if nesterov and optimizer != "sgd":
+            raise ValueError(f"nesterov=True is a form of SGD momentum: it needs optimizer='sgd', "
+                             f"got optimizer={optimizer!r}")
         power_t = _checks.real(power_t, "power_t", low=0)
         trace_every = None if trace_every is None else _checks.integer(trace_every, "trace_every", 1)
         if callback is not None and not callable(callback):

@@ -42,10 +42,8 @@ def test_regularised_training_matches_reference(opt, reg, dtype, tol):
     Ws, bs, hist = reference_fit(net, 15, 5, **opt, **reg)
     h = net.fit(X, Y, epochs=15, batch_size=5, **opt, **reg)
     assert rel(h.loss, np.array(hist)) < tol
-    for a, b in zip(net.weights + net.biases, Ws + bs):
+    for a, b in zip(net.weights + net.biases, Ws + bs):  # the reference leaves biases alone
         assert rel(a, b) < tol
-    # the biases are not regularised: a bias-free net differs from one with biases only there
-    assert all(np.all(np.isfinite(w)) for w in net.weights)
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=["sgd", "momentum", "nesterov", "adam"])
@@ -164,7 +162,8 @@ def test_history_chains_to_the_network():
     (dict(lr_schedule=3), TypeError, "lr_schedule"),
     (dict(lr_schedule=lambda e: -1.0), ValueError, "lr_schedule(0)"),
     (dict(lr_schedule=lambda e: float("nan") if e == 2 else 0.1), ValueError, "lr_schedule(2)"),
-    (dict(power_t=-0.5), ValueError, "power_t"), (dict(verbose=-1), ValueError, "verbose"),
+    (dict(power_t=-0.5), ValueError, "power_t"),
+    (dict(nesterov=True, optimizer="adam"), ValueError, "nesterov"), (dict(verbose=-1), ValueError, "verbose"),
     (dict(verbose=0.5), TypeError, "verbose"),
 ])
 def test_bad_arguments_are_named_and_change_nothing(kw, exc, words):
