@@ -36,8 +36,8 @@ try:
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise ImportError("nnext.sklearn needs scikit-learn (>= 1.6), which is not installed: "
-                      "pip install scikit-learn") from exc
+    raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
+                      "pip install 'scikit-learn>=1.6'") from exc
 
 from ._checks import OPTIMIZERS
 from .network import Network, _shuffle_state

@@ -46,7 +46,8 @@ def test_missing_sklearn_gives_a_clear_import_error():
             "except ImportError as e:\n"
             "    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "nnext.sklearn needs scikit-learn" in out.stdout and "pip install scikit-learn" in out.stdout
+    assert "nnext.sklearn needs scikit-learn 1.6 or later" in out.stdout
+    assert "pip install 'scikit-learn>=1.6'" in out.stdout
 
 
 def test_digits_with_string_labels():
