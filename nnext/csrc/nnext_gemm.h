@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "nnext_runtime.h"
+
 #define NN_GEMM_DECLARE(T, S)                                                         \
     void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
                         const T *bias, T *C);                                       \
@@ -21,12 +23,5 @@
 NN_GEMM_DECLARE(double, f64)
 NN_GEMM_DECLARE(float, f32)
 #undef NN_GEMM_DECLARE
-
-/* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
- * pool (part 0 on the calling thread); serially when nparts <= 1 or when the
- * pool is busy with another caller's job.  The number of threads is
- * nn_get_num_threads(). */
-typedef void (*nn_task_fn)(void *arg, int part, int nparts);
-void nn_parallel(nn_task_fn fn, void *arg, int nparts);
 
 #endif

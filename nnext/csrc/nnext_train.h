@@ -74,7 +74,7 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
     int64_t *order = bb->order;
     const int plain = FN(config_plain)(cfg);
     nn_poller poller;
-    poller_init(&poller, cfg->poll, cfg->poll_ctx, 6.0 * (double)B * (double)P);
+    poller_init(&poller, 6.0 * (double)B * (double)P);
 
     for (int64_t e = 0; e < cfg->n_epochs; e++) {
         const int64_t adam_step_at_start = cfg->adam_step;
@@ -106,6 +106,10 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                 finite = isfinite(loss);
             } else {
                 loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
+                if (nn_poll_stopped()) { /* mid-step: the step is not taken */
+                    interrupted = 1;
+                    break;
+                }
                 if (!plain) /* the loss's scales and the regularisation */
                     loss = loss * (cfg->loss_scale != 0 ? cfg->loss_scale : 1.0) +
                            FN(regularise)(net, params, bb->grads, P, cfg, b);
@@ -219,12 +223,14 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     bb.ws = ws;
     bb.order = ws->order;
     nn_status status;
+    nn_poll_begin(cfg->poll, cfg->poll_ctx);
     if (fused) {
-        FN(fused_init)(&bb.fused, net, ws, bb.x_batch + B * n_in);
+        FN(fused_init)(&bb.fused, net, ws, bb.x_batch + B * n_in, cfg->loss);
         status = FN(train_fused)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, &bb);
     } else {
         status = FN(train_general)(net, params, opt_state, X, Y, n, cfg, epoch_losses, result, &bb);
     }
+    nn_poll_end();
     nn_workspace_free(ws);
     return status;
 }
