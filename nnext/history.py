@@ -29,9 +29,14 @@ class History:
         (the weights at that moment) and ``b0`` ... (biases, when present).
     trace_epochs : ndarray of int
         The epochs at which `trace` was recorded (before that epoch's update).
+    network : Network or None
+        The network that was trained.  Attributes a History does not have are
+        looked up on it, so that a fit chains as in scikit-learn:
+        ``net.fit(X, y).predict(X)``, ``net.fit(X, y).fit(X, y, epochs=5)``.
     """
 
-    def __init__(self):
+    def __init__(self, network=None):
+        self.network = network
         self._loss = []
         self._pending = []  # arrays of epoch losses not yet turned into floats
         self.val_loss = []
@@ -40,6 +45,14 @@ class History:
         self._trace_epochs = []
         self._trace_rows = []  # one dict of arrays per recorded epoch
         self._trace_cache = None
+
+    def __getattr__(self, name):
+        # only for names a History lacks; never for private names (pickling
+        # and copying probe those before __init__ has run)
+        network = self.__dict__.get("network")
+        if name.startswith("_") or network is None:
+            raise AttributeError(f"'History' object has no attribute {name!r}")
+        return getattr(network, name)
 
     def _extend(self, losses):
         # a copy, made into floats only when read: for a tiny network a Python

@@ -358,8 +358,10 @@ class Network:
 
     def fit(self, X, y, epochs=1, lr=0.1, loss="mse", batch_size=None, shuffle=False, seed=None,
             optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None,
-            progress=False, validation_data=None, early_stopping=None, trace_every=None):
-        """Train on ``(X, y)`` from the current weights; returns a `History`.
+            progress=False, validation_data=None, early_stopping=None, trace_every=None,
+            l2=0.0, l1=0.0, nesterov=False, lr_schedule="constant", power_t=0.5):
+        """Train on ``(X, y)`` from the current weights; returns a `History`
+        (which also forwards to the network: ``net.fit(X, y).predict(X)``).
 
         Parameters
         ----------
@@ -389,9 +391,28 @@ class Network:
             SGD with optional ``momentum`` (v = momentum*v - lr*g; w += v), or
             Adam (``beta1``, ``beta2``, ``eps``).  Optimizer state carries over
             to the next fit with the same optimizer.
-        verbose : int
-            k > 0 prints ``Epoch %d loss: %.3f`` every k epochs (0-based epoch,
-            loss over the whole training set after that epoch).
+        nesterov : bool
+            With ``"sgd"`` and momentum: Nesterov's momentum (v = momentum*v -
+            lr*g; w += momentum*v - lr*g, scikit-learn's form).
+        l2, l1 : float
+            Regularisation of the weights (not the biases), added at every
+            step: the batch loss gains ``l2/2 * sum(W**2) + l1 * sum(|W|)``,
+            the gradient ``l2*W + l1*sign(W)``; `History.loss` includes it.
+        lr_schedule : "constant", "invscaling", "adaptive" or callable
+            The learning rate of each epoch of this call (counted from 0 at
+            the start of the call): ``"invscaling"``: ``lr / (e*n + 1)**power_t``
+            for epoch e over n rows (scikit-learn's ``lr / t**power_t``, t the
+            rows seen plus one); ``"adaptive"``: ``lr``, divided by 5 each time
+            the epoch loss has not fallen by 1e-4 for more than 10 epochs
+            (scikit-learn's rule with its ``tol`` and ``n_iter_no_change``);
+            a callable: ``lr_schedule(e)`` gives epoch e's rate (``lr`` is
+            then unused).  Constant within an epoch, for every optimizer.
+        power_t : float
+            The exponent of ``"invscaling"``.
+        verbose : bool or int
+            ``True`` or 1 prints ``Epoch %d loss: %.3f`` every epoch, k > 1
+            every k epochs (0-based epoch, loss over the whole training set
+            after that epoch).
         callback : callable or None
             ``callback(epoch, net, loss)`` after every epoch; returning
             ``False`` stops training.  It runs without the network's lock, so
@@ -416,7 +437,9 @@ class Network:
         -------
         History
             ``.loss[e]``: the mean of epoch e's batch losses, each from the
-            forward pass before that batch's update.
+            forward pass before that batch's update.  ``.network`` is this
+            network, and other attributes are looked up on it, so calls chain
+            as a scikit-learn user expects: ``net.fit(X, y).predict(X)``.
 
         Raises
         ------
@@ -439,7 +462,14 @@ class Network:
         beta1 = _checks.real(beta1, "beta1", 0, 1, high_open=True)
         beta2 = _checks.real(beta2, "beta2", 0, 1, high_open=True)
         eps = _checks.real(eps, "eps", 0, low_open=True)
-        verbose = _checks.integer(verbose, "verbose", 0)
+        verbose = _checks.verbosity(verbose)
+        l2 = _checks.real(l2, "l2", low=0)
+        l1 = _checks.real(l1, "l1", low=0)
+        nesterov = _checks.boolean(nesterov, "nesterov")
+        if nesterov and optimizer != "sgd":
+            raise ValueError(f"nesterov=True is a form of SGD momentum: it needs optimizer='sgd', "
+                             f"got optimizer={optimizer!r}")
+        power_t = _checks.real(power_t, "power_t", low=0)
         trace_every = None if trace_every is None else _checks.integer(trace_every, "trace_every", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
@@ -462,22 +492,27 @@ class Network:
         except MemoryError:
             raise MemoryError(f"epochs={epochs} needs {8 * epochs / 2**30:.1f} GiB for the loss "
                               f"history; fit in several calls") from None
+        lrs = _checks.lr_schedule(lr_schedule, lr, power_t, epochs, n)
         settings = dict(loss=code, optimizer=OPTIMIZERS[optimizer], lr=lr, momentum=momentum,
-                        beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle)
+                        beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle,
+                        l2=l2, l1=l1, nesterov=nesterov)
         bar = _progress_bar(epochs) if progress else None
         with (nullcontext() if bar is None else bar):
             return self._fit_loop(data, code, loss, lr, settings, losses,
                                   _shuffle_state(seed) if shuffle else 0, verbose, callback, bar,
-                                  validation, early_stopping, trace_every)
+                                  validation, early_stopping, trace_every, lrs,
+                                  lr_schedule == "adaptive")
 
     def _fit_loop(self, data, code, loss, lr, settings, losses, rng_state, verbose, callback, bar,
-                  validation, early_stopping, trace_every):
+                  validation, early_stopping, trace_every, lrs, adaptive):
         """fit's epochs: the C loop runs them in chunks, handing back to Python
         only where something needs it (a callback, validation, printing, a
-        trace, the progress bar)."""
+        trace, the progress bar, the adaptive learning rate).  lrs: None or
+        each epoch's learning rate, handed to the C loop with the chunk."""
         epochs = losses.shape[0]
-        each_epoch = callback is not None or validation is not None
-        history = History()
+        each_epoch = callback is not None or validation is not None or adaptive
+        adapt = _checks.Adaptive(lr) if adaptive else None
+        history = History(self)
         best, best_params, waited = math.inf, None, 0
         done, pace = 0, 1
         while done < epochs:
@@ -491,10 +526,9 @@ class Network:
             if bar is not None:
                 chunk = min(chunk, pace)
             started = time.perf_counter()
-            with self._lock:
-                status, n_done, _, rng_state = self._engine.train(
-                    data, rng_state=rng_state, n_epochs=chunk, losses=losses[done:done + chunk],
-                    **settings)
+            status, n_done, rng_state = self.train_epochs(
+                data, rng_state, losses[done:done + chunk],
+                lrs=None if lrs is None else lrs[done:done + chunk], **settings)
             history._extend(losses[done:done + n_done])
             done += n_done
             if bar is not None and n_done:
@@ -511,6 +545,8 @@ class Network:
                 err.history = history
                 raise err
             last = done - 1
+            if adapt is not None:
+                settings["lr"] = adapt.step(float(losses[last]))
             if verbose and last % verbose == 0:
                 print(f"Epoch {last} loss: {self.loss_of(code, data):.3f}")
             stop = False
@@ -535,6 +571,27 @@ class Network:
             with self._lock:
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
+
+    def train_epochs(self, data, rng_state, losses, **settings):
+        """``len(losses)`` epochs of the C training loop on data from `prepare`
+        (documented internal interface, used by `fit` and `nnext.sklearn`).
+        ``settings``: the engine's training options (`fit` shows them; with
+        ``lrs`` an array of each epoch's rate, ``loss_scale``, ``grad_scale``,
+        ``reg_per_row``, ``adam_folded``, ``loss_by_rows`` as in
+        nnext_core.h's nn_train_config).  Writes each completed epoch's loss
+        into ``losses``; returns ``(status, epochs_done, rng_state)``, status
+        3 when the loss turned non-finite (weights restored to the end of the
+        last finite epoch)."""
+        with self._lock:
+            status, n_done, _, rng_state = self._engine.train(
+                data, rng_state=rng_state, n_epochs=losses.shape[0], losses=losses, **settings)
+        return status, n_done, rng_state
+
+    def reset_optimizer(self):
+        """Forget the optimizer state (velocity, Adam's moments and step), so
+        that the next fit starts it afresh (documented internal interface)."""
+        with self._lock:
+            self._engine.set_optimizer_state(None)
 
     def _trace(self, data, code):
         """Trask's variables for one forward and backward pass over data, with the
