@@ -325,6 +325,21 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True  # accepted, and made dense
         return tags
 
+    # ------------------------------------------------ ways out (nnext/export.py)
+
+    def to_torch(self):
+        """The fitted network as a ``torch.nn.Sequential`` (`nnext.Network.to_torch`):
+        it computes the output layer, ``out_activation_`` included (for a
+        classifier, the probabilities `predict_proba` is made of)."""
+        check_is_fitted(self)
+        return self.network_.to_torch()
+
+    def to_onnx(self, path):
+        """Write the fitted network's forward pass as an ONNX model
+        (`nnext.Network.to_onnx`); returns the path."""
+        check_is_fitted(self)
+        return self.network_.to_onnx(path)
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """scikit-learn's MLPClassifier (log-loss; sgd or adam) on nnext's C core.
