@@ -2,18 +2,30 @@
 (nnext._core).  Argument checks live in `_checks`, files in `_files`, the
 gradient check and summary in `diagnostics`."""
 
+from __future__ import annotations
+
 import math
 import os
 import threading
 import time
 import weakref
 from contextlib import nullcontext
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _checks, _core, _files
 from ._checks import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
 from .history import History
+
+if TYPE_CHECKING:
+    from .diagnostics import GradientCheck
+
+#: What a seed may be: None, an int, or a numpy generator.
+Seed = Union[None, int, np.random.RandomState, np.random.Generator]
+#: An activation name for every layer, or one per layer.
+Activation = Union[str, Sequence[str]]
 
 __all__ = ["Network", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS"]
 
@@ -109,7 +121,8 @@ class Network:
     [0.0, 1.0, 1.0, 0.0]
     """
 
-    def __init__(self, sizes, activation="sigmoid", bias=True, dtype="float64", init="uniform", seed=None):
+    def __init__(self, sizes: Sequence[int], activation: Activation = "sigmoid", bias: bool = True,
+                 dtype: DTypeLike = "float64", init: str = "uniform", seed: Seed = None) -> None:
         sizes = _checks.check_sizes(sizes)
         names = _checks.check_activations(activation, len(sizes) - 1)
         bias = _checks.boolean(bias, "bias")
@@ -145,7 +158,8 @@ class Network:
     # ---------------------------------------------------------- construction
 
     @classmethod
-    def from_weights(cls, weights, biases=None, activation="sigmoid", dtype=None):
+    def from_weights(cls, weights: Sequence[ArrayLike], biases: Optional[Sequence[ArrayLike]] = None,
+                     activation: Activation = "sigmoid", dtype: Optional[DTypeLike] = None) -> "Network":
         """A network with the given parameters (copied).
 
         ``weights[i]`` has shape ``(n_in, n_out)``; ``biases[i]`` shape ``(n_out,)``,
@@ -196,54 +210,54 @@ class Network:
     # ------------------------------------------------------------ properties
 
     @property
-    def weights(self):
+    def weights(self) -> List[NDArray[Any]]:
         """Weight matrices ``[(sizes[0], sizes[1]), ...]``: views of the network's
         own parameters, so ``net.weights[0][:] = 0`` changes the network.
         Assigning a list copies it in (shapes must match)."""
         return list(self._weights)
 
     @weights.setter
-    def weights(self, values):
+    def weights(self, values: Sequence[ArrayLike]) -> None:
         with self._lock:
             self._assign(list(values), list(self._biases) if self._bias else None)
 
     @property
-    def biases(self):
+    def biases(self) -> Optional[List[NDArray[Any]]]:
         """Bias vectors ``[(sizes[1],), ...]`` (views, like `weights`), or None for
         a network built with ``bias=False``."""
         return list(self._biases) if self._bias else None
 
     @biases.setter
-    def biases(self, values):
+    def biases(self, values: Optional[Sequence[ArrayLike]]) -> None:
         with self._lock:
             self._assign(list(self._weights), None if values is None else list(values))
 
     @property
-    def sizes(self):
+    def sizes(self) -> List[int]:
         """Layer widths including the input."""
         return list(self._sizes)
 
     @property
-    def activations(self):
+    def activations(self) -> List[str]:
         """Activation name of each weight layer."""
         return list(self._activations)
 
     @property
-    def bias(self):
+    def bias(self) -> bool:
         """Whether the layers have biases."""
         return self._bias
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         """The numpy dtype of the weights and of all arithmetic."""
         return self._dtype
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """Number of trainable numbers (weights and biases)."""
         return self._params.size
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = self._activations
         act = repr(acts[0]) if len(set(acts)) == 1 else repr(acts)
         return (f"Network(sizes={self._sizes}, activation={act}, bias={self._bias}, "
@@ -251,7 +265,7 @@ class Network:
 
     # ------------------------------------------------------------- inference
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Network output for ``X`` of shape ``(n, n_in)`` -> ``(n, n_out)``; a
         1-D ``x`` of shape ``(n_in,)`` gives ``(n_out,)``.
 
@@ -261,7 +275,7 @@ class Network:
         with self._lock:
             return self._engine.predict(X)
 
-    def feedforward(self, x):
+    def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
         with self._lock:
@@ -270,7 +284,7 @@ class Network:
             return float(out[0])
         return out
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> List[NDArray[Any]]:
         """Every layer's output ``[l0, l1, ..., lL]`` for ``X`` (``l0`` is ``X``
         itself in the network's dtype), Trask's names.  A 1-D ``x`` gives 1-D
         layers."""
@@ -280,13 +294,14 @@ class Network:
             layers = [a[0] for a in layers]
         return layers
 
-    def loss(self, X, y, loss="mse"):
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> float:
         """The loss of the network on ``(X, y)`` (see `fit` for the losses)."""
         code, data = self.prepare(X, y, loss)
         with self._lock:
             return self._engine.loss(data, code)
 
-    def gradients(self, X, y, loss="mse"):
+    def gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse"
+                  ) -> Tuple[List[NDArray[Any]], Optional[List[NDArray[Any]]]]:
         """The gradient of ``loss`` at the current weights, over all of ``(X, y)``.
 
         Returns ``(dW, db)``: lists shaped like `weights` and `biases`
@@ -298,7 +313,7 @@ class Network:
         dW, db = self._views(grads)
         return dW, (db if self._bias else None)
 
-    def prepare(self, X, y, loss="mse"):
+    def prepare(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> Tuple[int, Any]:
         """``(X, y)`` checked and converted once for this network and ``loss``:
         returns ``(loss_code, data)`` for the engine's loss-based calls
         (documented internal interface, used by `diagnostics`)."""
@@ -310,15 +325,17 @@ class Network:
                 raise ValueError(f"loss 'bce' needs targets in [0, 1], got values from {Y.min()} to {Y.max()}")
         return code, data
 
-    def loss_of(self, code, data):
+    def loss_of(self, code: int, data: Any) -> float:
         """The loss on data from `prepare` (documented internal interface)."""
         with self._lock:
             return self._engine.loss(data, code)
 
     # ----------------------------------------------------------- inspection
 
-    def check_gradients(self, X, y, loss="mse", gradients=None, eps=1e-6, samples=None, seed=0,
-                        tolerance=None):
+    def check_gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
+                        gradients: Optional[Tuple[Sequence[ArrayLike], Optional[Sequence[ArrayLike]]]] = None,
+                        eps: float = 1e-6, samples: Optional[int] = None, seed: int = 0,
+                        tolerance: Optional[float] = None) -> "GradientCheck":
         """Compare the gradient with central finite differences computed in float64.
 
         Parameters
@@ -346,7 +363,8 @@ class Network:
         return check_gradients(self, X, y, loss, gradients=gradients, eps=eps, samples=samples,
                                seed=seed, tolerance=tolerance)
 
-    def summary(self, loss=None, batch_size=None, lr=None, file=None):
+    def summary(self, loss: Optional[str] = None, batch_size: Optional[int] = None,
+                lr: Optional[float] = None, file: Optional[IO[str]] = None) -> None:
         """Print the layers (shapes, parameter counts, activations) and, given a
         loss, its formula and gradient scale: with ``batch_size`` and ``lr`` it
         shows how far one step moves compared with ``"sse"``, e.g. why
@@ -356,10 +374,16 @@ class Network:
 
     # -------------------------------------------------------------- training
 
-    def fit(self, X, y, epochs=1, lr=0.1, loss="mse", batch_size=None, shuffle=False, seed=None,
-            optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None,
-            progress=False, validation_data=None, early_stopping=None, trace_every=None,
-            l2=0.0, l1=0.0, nesterov=False, lr_schedule="constant", power_t=0.5):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, lr: float = 0.1, loss: str = "mse",
+            batch_size: Optional[int] = None, shuffle: bool = False, seed: Seed = None,
+            optimizer: str = "sgd", momentum: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
+            eps: float = 1e-8, verbose: Union[bool, int] = 0,
+            callback: Optional[Callable[[int, "Network", float], Optional[bool]]] = None,
+            progress: bool = False, validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+            early_stopping: Optional[int] = None, trace_every: Optional[int] = None,
+            l2: float = 0.0, l1: float = 0.0, nesterov: bool = False,
+            lr_schedule: Union[str, Callable[[int], float]] = "constant",
+            power_t: float = 0.5) -> History:
         """Train on ``(X, y)`` from the current weights; returns a `History`
         (which also forwards to the network: ``net.fit(X, y).predict(X)``).
 
@@ -572,7 +596,8 @@ class Network:
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
 
-    def train_epochs(self, data, rng_state, losses, **settings):
+    def train_epochs(self, data: Any, rng_state: int, losses: NDArray[np.float64],
+                     **settings: Any) -> Tuple[int, int, int]:
         """``len(losses)`` epochs of the C training loop on data from `prepare`
         (documented internal interface, used by `fit` and `nnext.sklearn`).
         ``settings``: the engine's training options (`fit` shows them; with
@@ -587,7 +612,7 @@ class Network:
                 data, rng_state=rng_state, n_epochs=losses.shape[0], losses=losses, **settings)
         return status, n_done, rng_state
 
-    def reset_optimizer(self):
+    def reset_optimizer(self) -> None:
         """Forget the optimizer state (velocity, Adam's moments and step), so
         that the next fit starts it afresh (documented internal interface)."""
         with self._lock:
@@ -610,24 +635,24 @@ class Network:
 
     # ---------------------------------------------------- copies and files
 
-    def copy(self):
+    def copy(self) -> "Network":
         """An independent copy (weights, and optimizer state for further fits)."""
         with self._lock:
             return Network._restore(self.__getstate__())
 
-    def __copy__(self):
+    def __copy__(self) -> "Network":
         return self.copy()
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: Any) -> "Network":
         return self.copy()
 
-    def __getstate__(self):
+    def __getstate__(self) -> Dict[str, Any]:
         with self._lock:
             return {"sizes": self._sizes, "activations": self._activations, "bias": self._bias,
                     "dtype": self._dtype.name, "params": self._params.copy(),
                     "opt": self._engine.optimizer_state()}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         """Rebuilds from `__getstate__`'s dict, checked as `load` checks a file."""
         if not isinstance(state, dict):
             raise TypeError(f"Network state must be a dict, got {type(state).__name__}")
@@ -649,7 +674,7 @@ class Network:
         net.__setstate__(state)
         return net
 
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Save to a ``.npz`` file (no pickled objects inside); returns the path.
 
         The file is written under a temporary name and renamed, so a crash
@@ -661,7 +686,7 @@ class Network:
             return _files.save(self, path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Network":
         """Load a network written by `save`.  Raises ValueError for a file that
         is not a valid nnext network (truncated, corrupted, other version,
         members that the declared architecture does not have); its memory is
@@ -670,20 +695,20 @@ class Network:
 
     # ------------------------------------------- ways out: PyTorch and ONNX (nnext/export.py)
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """This network as a ``torch.nn.Sequential`` of ``Linear`` layers (``weight = W.T``)
         and activation modules, in its dtype; see `nnext.export.to_torch`.  Needs PyTorch."""
         from .export import to_torch
         return to_torch(self)
 
     @classmethod
-    def from_torch(cls, module, dtype=None):
+    def from_torch(cls, module: Any, dtype: Optional[DTypeLike] = None) -> "Network":
         """A network from a ``torch.nn.Sequential`` of ``Linear`` layers and the activations
         nnext knows; see `nnext.export.from_torch`.  Needs PyTorch."""
         from .export import from_torch
         return from_torch(module, dtype=dtype)
 
-    def to_onnx(self, path):
+    def to_onnx(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Write this network's forward pass as an ONNX model (opset 17, dynamic batch) to
         ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
         from .export import to_onnx

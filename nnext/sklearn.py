@@ -21,6 +21,7 @@ correction in its step size (adam_folded).
 
 import numbers
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64"):
+                 dtype="float64") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -119,7 +120,7 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> "Any":
         """Fit the model to X and y (class labels or real targets); returns self."""
         self._validate_params()
         return self._fit(X, y, incremental=False)
@@ -327,14 +328,14 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------ ways out (nnext/export.py)
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """The fitted network as a ``torch.nn.Sequential`` (`nnext.Network.to_torch`):
         it computes the output layer, ``out_activation_`` included (for a
         classifier, the probabilities `predict_proba` is made of)."""
         check_is_fitted(self)
         return self.network_.to_torch()
 
-    def to_onnx(self, path):
+    def to_onnx(self, path: Any) -> str:
         """Write the fitted network's forward pass as an ONNX model
         (`nnext.Network.to_onnx`); returns the path."""
         check_is_fitted(self)
@@ -373,7 +374,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
         """One epoch over (X, y); ``classes`` (all the labels) is required on the
         first call unless y is a multilabel indicator matrix.  Returns self."""
         self._validate_params()
@@ -391,18 +392,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             p = p.ravel()
         return self._label_binarizer.inverse_transform(p)
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         """The predicted labels (an indicator matrix for multilabel targets)."""
         return self._predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> Any:
         """Probabilities, one column per class in the order of ``classes_``."""
         p = self._forward(X)
         if self.n_outputs_ == 1:
             p = p.ravel()
         return np.vstack([1 - p, p]).T if p.ndim == 1 else p
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Any) -> Any:
         """The logarithm of `predict_proba`."""
         p = self.predict_proba(X)
         return np.log(p, out=p)
@@ -427,7 +428,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64"):
+                 dtype="float64") -> None:
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
@@ -445,7 +446,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: Any, y: Any) -> Any:
         """One epoch over (X, y); returns self."""
         self._validate_params()
         return self._fit(X, y, incremental=True)
@@ -454,6 +455,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         p = self._forward(X, check_input)
         return p.ravel() if p.shape[1] == 1 else p
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         """The predicted values, (n,) for one output, else (n, n_outputs)."""
         return self._predict(X)
