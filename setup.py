@@ -9,6 +9,17 @@ import os
 
 import numpy as np
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class ParallelBuildExt(build_ext):
+    """Compiles the extension's files in parallel (the two typed halves of the
+    core, nnext_core_f64.c and nnext_core_f32.c, take most of the time)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
 CSRC = "nnext/csrc"
 flags = ["-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing", "-fno-trapping-math", "-pthread"]
@@ -33,4 +44,4 @@ core = Extension(
     libraries=["m"],
 )
 
-setup(ext_modules=[core])
+setup(ext_modules=[core], cmdclass={"build_ext": ParallelBuildExt})

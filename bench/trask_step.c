@@ -3,8 +3,7 @@
  * path and on the general path (nn_set_fused_path), which must agree to the bit.
  * From the repository's root:
  *   cc -O3 -std=c11 -fno-strict-aliasing -fno-trapping-math -pthread -Innext/csrc \
- *      bench/trask_step.c nnext/csrc/nnext_core.c nnext/csrc/nnext_gemm.c \
- *      nnext/csrc/nnext_runtime.c -lm -o trask_step
+ *      bench/trask_step.c nnext/csrc/nnext_*.c -lm -o trask_step
  *   ./trask_step [steps]
  * Prints the fastest of 7 runs of `steps` (default 60000) steps for each path. */
 #define _POSIX_C_SOURCE 199309L

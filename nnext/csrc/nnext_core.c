@@ -1,18 +1,9 @@
-/* nnext core: the type-independent parts (names, layout, workspace,
- * polling, the shuffling generator), then the typed core for double and float
- * (nnext_core_typed.h, through nnext_instantiate.h). */
-#include "nnext_core.h"
-#include "nnext_exp.h"
-#include "nnext_gemm.h"
-#include "nnext_isa.h"
-#include "nnext_runtime.h"
+/* nnext core: the type-independent parts (names, layout and checked sizes,
+ * the workspace, the optimizer's state size, the fused-path switch).  The
+ * typed core is nnext_core_f64.c and nnext_core_f32.c (nnext_core_typed.h). */
+#include "nnext_core_internal.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <stdint.h>
-#include <string.h>
 
 /* ----------------------------------------------------------------- names */
 
@@ -35,9 +26,7 @@ const char *nn_optimizer_name(int code)
 
 /* ---------------------------------------------------------------- layout */
 
-/* *out = a * b + c for a, b, c >= 0; non-zero (and *out untouched) when the
- * result does not fit in int64_t.  Every size computation goes through it. */
-static int nn_mul_add(int64_t *out, int64_t a, int64_t b, int64_t c)
+int nn_mul_add(int64_t *out, int64_t a, int64_t b, int64_t c)
 {
     int64_t r;
     if (a < 0 || b < 0 || c < 0 || __builtin_mul_overflow(a, b, &r) ||
@@ -105,16 +94,6 @@ int64_t nn_max_width(const nn_net *net)
 
 /* ------------------------------------------------------------- workspace */
 
-struct nn_workspace {
-    int64_t max_batch;
-    void *acts[NN_MAX_LAYERS + 1]; /* acts[l]: (max_batch, sizes[l]); acts[0] gathers X */
-    void *delta[2];                /* (max_batch, max width) each                       */
-    void *grads;                   /* (param count,)                                    */
-    void *z;                       /* (max_batch, sizes[L]) the output's pre-activation */
-    void *extra;                   /* caller-defined, extra_elems elements              */
-    int64_t *order;                /* (n_order,) row indices, or NULL                   */
-    void *block;                   /* the single allocation behind all of the above     */
-};
 
 static size_t round_up(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
@@ -129,10 +108,8 @@ static int add_bytes(size_t *total, int64_t n, size_t elem)
     return 0;
 }
 
-/* One allocation holding every buffer; NULL when out of memory or when the
- * sizes do not fit in memory's address range. */
-static nn_workspace *ws_new(const nn_net *net, int64_t max_batch, size_t elem,
-                            int64_t extra_elems, int64_t n_order)
+nn_workspace *nn_ws_new(const nn_net *net, int64_t max_batch, size_t elem, int64_t extra_elems,
+                        int64_t n_order)
 {
     if (!nn_net_valid(net) || max_batch < 1 || extra_elems < 0 || n_order < 0) return NULL;
     const int L = net->n_layers;
@@ -186,39 +163,7 @@ void nn_workspace_free(nn_workspace *ws)
     free(ws);
 }
 
-/* ---------------------------------------------------- polling, shuffling */
-
-/* The training loop's poll: nn_poll_due() (nnext_runtime.h) every `stride`
- * steps, so that tiny networks do not pay for a clock read every step. */
-typedef struct {
-    int64_t stride, countdown;
-} nn_poller;
-
-static void poller_init(nn_poller *p, double flops_per_step)
-{
-    const double stride = 2e5 / (flops_per_step > 1 ? flops_per_step : 1);
-    p->stride = stride < 1 ? 1 : (int64_t)stride;
-    p->countdown = p->stride;
-}
-
-/* Non-zero when the loop must stop.  (A poll inside a step, which only large
- * steps make, is seen by the loop right after that step.) */
-static int poller_tick(nn_poller *p)
-{
-    if (--p->countdown > 0) return 0;
-    p->countdown = p->stride;
-    return nn_poll_due();
-}
-
-/* splitmix64 -> uniform double in [0, 1) */
-static double rng_uniform(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
+/* ------------------------------------------------------------- optimizer */
 
 int nn_optimizer_state_blocks(const nn_train_config *cfg)
 {
@@ -238,15 +183,3 @@ int nn_get_fused_path(void)
 {
     return atomic_load_explicit(&nn_fused_enabled, memory_order_relaxed);
 }
-
-/* GCC and clang vector extensions: the fused path's vectors of 32 bytes. */
-#if defined(__GNUC__)
-#define NN_HAVE_VECTORS 1
-#else
-#define NN_HAVE_VECTORS 0
-#endif
-
-/* ------------------------------------------------------ typed instances */
-
-#define NN_TEMPLATE "nnext_core_typed.h"
-#include "nnext_instantiate.h"

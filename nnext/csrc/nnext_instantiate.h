@@ -7,7 +7,8 @@
  *   T_TINY, T_EPS  the smallest normal value and the machine epsilon
  *   NN_INLINE      always-inlined static function
  * Each macro names both types' values once; NN_REAL(d, f) picks one.
- * No include guard.
+ * NN_INSTANTIATE_ONLY 64 or 32 before inclusion: that type only.  No include
+ * guard.
  */
 #ifndef NN_CAT
 #define NN_CAT_(a, b) a##_##b
@@ -28,12 +29,16 @@
 #define T_TINY NN_REAL(DBL_MIN, FLT_MIN)
 #define T_EPS NN_REAL(DBL_EPSILON, FLT_EPSILON)
 
+#if !defined(NN_INSTANTIATE_ONLY) || NN_INSTANTIATE_ONLY == 64
 #define NN_REAL(d, f) d
 #include NN_TEMPLATE
 #undef NN_REAL
+#endif
+#if !defined(NN_INSTANTIATE_ONLY) || NN_INSTANTIATE_ONLY == 32
 #define NN_REAL(d, f) f
 #include NN_TEMPLATE
 #undef NN_REAL
+#endif
 
 #undef T
 #undef S

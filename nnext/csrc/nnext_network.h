@@ -31,7 +31,7 @@ void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, int64_t 
 
 nn_workspace *FN(nn_workspace_new)(const nn_net *net, int64_t max_batch)
 {
-    return ws_new(net, max_batch, sizeof(T), 0, 0);
+    return nn_ws_new(net, max_batch, sizeof(T), 0, 0);
 }
 
 static inline T *FN(ws_act)(nn_workspace *ws, int l) { return (T *)ws->acts[l]; }

@@ -212,7 +212,7 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     if (nn_mul_add(&extra, 2 * (1 + n_state), P, 0) || nn_mul_add(&extra, B, k + n_in, extra) ||
         nn_mul_add(&extra, k, NN_LANES, extra))
         return NN_ERR_NOMEM;
-    nn_workspace *ws = ws_new(net, fused ? NN_LANES : B, sizeof(T), extra, cfg->shuffle ? n : 0);
+    nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra, cfg->shuffle ? n : 0);
     if (!ws) return NN_ERR_NOMEM;
     const int64_t state = P * (1 + n_state);
     FN(train_bufs) bb;

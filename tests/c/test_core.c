@@ -3,8 +3,7 @@
  * under -fsanitize=address,undefined and under valgrind:
  *
  *   gcc -std=c11 -g -O1 -pthread -fsanitize=address,undefined -fno-sanitize-recover=all \
- *       -Innext/csrc tests/c/test_core.c nnext/csrc/nnext_core.c nnext/csrc/nnext_gemm.c \
- *       nnext/csrc/nnext_runtime.c -lm -o test_core && ./test_core
+ *       -Innext/csrc tests/c/test_core.c nnext/csrc/nnext_*.c -lm -o test_core && ./test_core
  *   valgrind --error-exitcode=1 --leak-check=full ./test_core --quick
  *
  * Every array handed to the core is its own malloc of exactly the size the

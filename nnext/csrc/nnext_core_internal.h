@@ -1,0 +1,86 @@
+/*
+ * The core's internal declarations, shared by nnext_core.c (the
+ * type-independent parts) and nnext_core_f64.c / nnext_core_f32.c (the typed
+ * core, one type each so that the two compile in parallel).  Not installed,
+ * not part of the API.
+ */
+#ifndef NNEXT_CORE_INTERNAL_H
+#define NNEXT_CORE_INTERNAL_H
+
+#include "nnext_core.h"
+#include "nnext_exp.h"
+#include "nnext_gemm.h"
+#include "nnext_isa.h"
+#include "nnext_runtime.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- workspace */
+
+struct nn_workspace {
+    int64_t max_batch;
+    void *acts[NN_MAX_LAYERS + 1]; /* acts[l]: (max_batch, sizes[l]); acts[0] gathers X */
+    void *delta[2];                /* (max_batch, max width) each                       */
+    void *grads;                   /* (param count,)                                    */
+    void *z;                       /* (max_batch, sizes[L]) the output's pre-activation */
+    void *extra;                   /* caller-defined, extra_elems elements              */
+    int64_t *order;                /* (n_order,) row indices, or NULL                   */
+    void *block;                   /* the single allocation behind all of the above     */
+};
+
+/* *out = a * b + c for a, b, c >= 0; non-zero (and *out untouched) when the
+ * result does not fit in int64_t.  Every size computation goes through it. */
+int nn_mul_add(int64_t *out, int64_t a, int64_t b, int64_t c);
+
+/* One allocation holding every buffer (elem bytes an element), with
+ * extra_elems caller-defined elements and an order of n_order indices; NULL
+ * when out of memory or when the sizes do not fit in memory's address range. */
+nn_workspace *nn_ws_new(const nn_net *net, int64_t max_batch, size_t elem, int64_t extra_elems,
+                        int64_t n_order);
+
+/* ---------------------------------------------------- polling, shuffling */
+
+/* The training loop's poll: nn_poll_due() (nnext_runtime.h) every `stride`
+ * steps, so that tiny networks do not pay for a clock read every step. */
+typedef struct {
+    int64_t stride, countdown;
+} nn_poller;
+
+static inline void poller_init(nn_poller *p, double flops_per_step)
+{
+    const double stride = 2e5 / (flops_per_step > 1 ? flops_per_step : 1);
+    p->stride = stride < 1 ? 1 : (int64_t)stride;
+    p->countdown = p->stride;
+}
+
+/* Non-zero when the loop must stop.  (A poll inside a step, which only large
+ * steps make, is seen by the loop right after that step.) */
+static inline int poller_tick(nn_poller *p)
+{
+    if (--p->countdown > 0) return 0;
+    p->countdown = p->stride;
+    return nn_poll_due();
+}
+
+/* splitmix64 -> uniform double in [0, 1) */
+static inline double rng_uniform(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* GCC and clang vector extensions: the fused path's vectors of 32 bytes. */
+#if defined(__GNUC__)
+#define NN_HAVE_VECTORS 1
+#else
+#define NN_HAVE_VECTORS 0
+#endif
+
+#endif /* NNEXT_CORE_INTERNAL_H */
