@@ -11,20 +11,19 @@
 
 /* ------------------------------------------------ dispatch and threading */
 
+/* C = [bias +] A @ B with A[i, p] = A[i * rsA + p * csA], B[p, j] = B[p * rsB + j * csB]:
+ * nn (rsA = K, csA = 1, rsB = N, csB = 1), tn (rsA = 1, csA = M), nt (rsB = 1, csB = K). */
 typedef struct {
-    int nt;         /* 1: the nt product, 0: xn */
     int split_rows; /* threads share rows, not columns */
-    int64_t M, N, K, rsA, csA, align;
+    int64_t M, N, K, rsA, csA, rsB, csB, align;
     const T *A, *B, *bias;
     T *C;
 } FN(gemm_job);
 
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
 {
-    if (g->nt)
-        NN_ISA_PICK(gemm_nt)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
-    else
-        NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
+    NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->rsB, g->csB, g->bias,
+                         g->C, j0, j1);
 }
 
 static void FN(gemm_task)(void *arg, int part, int nparts)
@@ -37,7 +36,7 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         if (i0 >= i1) return;
         FN(gemm_job) sub = *g;
         sub.M = i1 - i0;
-        sub.A = g->A + i0 * (g->nt ? g->K : g->rsA);
+        sub.A = g->A + i0 * g->rsA;
         sub.C = g->C + i0 * g->N;
         FN(run_cols)(&sub, 0, g->N);
         return;
@@ -56,8 +55,8 @@ static void FN(gemm_run)(FN(gemm_job) *g)
     if (flops < NN_PARALLEL_FLOPS) parts = 1;
     int64_t max_parts = g->N / (2 * g->align);
     if (parts > 1 && max_parts < parts) {
-        /* too few columns: split the rows (tiles of 8 rows, or 4 for nt) */
-        const int64_t row_align = g->nt ? 4 : 8;
+        /* too few columns: split the rows (in tiles of 8) */
+        const int64_t row_align = 8;
         const int64_t by_rows = g->M / (2 * row_align);
         if (by_rows > max_parts) {
             g->split_rows = 1;
@@ -79,7 +78,7 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
         FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
-    FN(gemm_job) g = {0, 0, M, N, K, K, 1, 32, A, B, bias, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, C};
     FN(gemm_run)(&g);
 }
 
@@ -89,7 +88,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, 0, M, N, K, 1, M, 32, A, B, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, C};
     FN(gemm_run)(&g);
 }
 
@@ -99,7 +98,7 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {1, 0, M, N, K, 0, 0, 4, A, B, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, C};
     FN(gemm_run)(&g);
 }
 
