@@ -6,7 +6,15 @@
  *   nn_gemm_nn: C (M, N) = A (M, K) @ B (K, N) [+ bias (N,) on every row]   forward
  *   nn_gemm_tn: C (M, N) = A (K, M)^T @ B (K, N)                            weight gradient
  *   nn_gemm_nt: C (M, N) = A (M, K) @ B (N, K)^T                            input delta
+ *   nn_gemm_tn_sgd: W (M, N) -= lr * A (K, M)^T @ B (K, N)                   SGD step folded
+ *     into the weight gradient: each entry W - lr * g rounded as the separate
+ *     update would round it, g as nn_gemm_tn computes it.  Returns 0, leaving
+ *     W alone, when the product is small or K > NN_GEMM_KC (then: nn_gemm_tn
+ *     and the update).
  */
+
+/* The blocked kernels' depth of one pass over K (elements). */
+#define NN_GEMM_KC 256
 #ifndef NNEXT_GEMM_H
 #define NNEXT_GEMM_H
 
@@ -16,7 +24,9 @@
     void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
                         const T *bias, T *C);                                       \
     void nn_gemm_tn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C); \
-    void nn_gemm_nt_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C);
+    void nn_gemm_nt_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C);   \
+    int nn_gemm_tn_sgd_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, \
+                           T *W);
 
 NN_GEMM_DECLARE(double, f64)
 NN_GEMM_DECLARE(float, f32)

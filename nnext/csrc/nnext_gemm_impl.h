@@ -16,14 +16,14 @@
 typedef struct {
     int split_rows; /* threads share rows, not columns */
     int64_t M, N, K, rsA, csA, rsB, csB, align;
-    const T *A, *B, *bias;
+    const T *A, *B, *bias, *lr;
     T *C;
 } FN(gemm_job);
 
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
 {
     NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->rsB, g->csB, g->bias,
-                         g->C, j0, j1);
+                         g->lr, g->C, j0, j1);
 }
 
 static void FN(gemm_task)(void *arg, int part, int nparts)
@@ -78,7 +78,7 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
         FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C};
     FN(gemm_run)(&g);
 }
 
@@ -88,7 +88,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C};
     FN(gemm_run)(&g);
 }
 
@@ -98,7 +98,15 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C};
     FN(gemm_run)(&g);
 }
 
+
+int FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, T *W)
+{
+    if (FN(tn_is_small)(M, N, K) || K > NN_GEMM_KC) return 0;
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W};
+    FN(gemm_run)(&g);
+    return 1;
+}

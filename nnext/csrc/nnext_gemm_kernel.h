@@ -7,7 +7,8 @@
  * so one source gives every instruction set; FMA contraction is enabled for
  * these functions only (the products' rounding then matches BLAS's).
  *
- * xn: C (M, N) = [bias +] A @ B with A[i, p] = A[i * rsA + p * csA] (nn: A is
+ * xn: C (M, N) = [bias +] A @ B (or, for the SGD step folded into the weight
+ * gradient, C -= lr * A @ B with K <= KC, in the tile's registers) with A[i, p] = A[i * rsA + p * csA] (nn: A is
  * row-major (M, K); tn: A is given transposed, (K, M)) and B row-major (K, N).
  * Tiles of MR rows x NR = NV * lanes columns stay in registers across a block
  * of KC steps of p; the KC x NR panel of B stays in L1 across the row tiles.
@@ -36,10 +37,12 @@ NN_TARGET static inline __attribute__((always_inline)) V KN(load)(const T *p)
 
 NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v) { memcpy(p, &v, sizeof v); }
 
-/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps. */
+/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps;
+ * with lr (then init, and kc the whole K): C = C - *lr * (A-rows @ B-panel),
+ * rounded as the optimizer's separate step p - lr * g (no fused multiply-add). */
 NN_TARGET static inline __attribute__((always_inline)) void
 KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,
-         int64_t ldc, const int mr, const int init, const T *bias)
+         int64_t ldc, const int mr, const int init, const T *bias, const T *lr)
 {
     V acc[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -60,6 +63,16 @@ KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t l
             for (int v = 0; v < NV; v++) acc[r][v] += a * b[v];
         }
     }
+    if (lr) {
+        const V l = (V){0} + *lr;
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < NV; v++) {
+                V step = l * acc[r][v];
+                __asm__("" : "+x"(step)); /* rounded here: keeps the subtraction apart */
+                KN(store)(C + r * ldc + v * LANES, KN(load)(C + r * ldc + v * LANES) - step);
+            }
+        return;
+    }
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NV; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);
 }
@@ -67,16 +80,16 @@ KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t l
 /* The row tiles of one panel: all of M, rows MR at a time. */
 NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA,
                                 const T *B, int64_t ldb, T *C, int64_t ldc, int init,
-                                const T *bias)
+                                const T *bias, const T *lr)
 {
     int64_t i = 0;
     for (; i + MR <= M; i += MR)
-        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias);
+        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias, lr);
     const T *a = A + i * rsA;
     T *c = C + i * ldc;
     switch ((int)(M - i)) {
 #define NN_ROWS(m) \
-    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias); break;
+    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias, lr); break;
 #if MR > 7
         NN_ROWS(7)
 #endif
@@ -121,9 +134,9 @@ NN_TARGET static void KN(pack_b)(int64_t kc, int64_t n, const T *B, int64_t rsB,
  * narrower than NR) or rsB = 1 (B transposed: every panel packed). */
 NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
 KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t csA, const T *B,
-            int64_t rsB, int64_t csB, const T *bias, T *C, int64_t j0, int64_t j1)
+            int64_t rsB, int64_t csB, const T *bias, const T *lr, T *C, int64_t j0, int64_t j1)
 {
-    enum { KC = 256 };
+    enum { KC = NN_GEMM_KC };
     T bpad[KC * NR] __attribute__((aligned(64)));
     T cpad[MR * NR] __attribute__((aligned(64)));
     T biaspad[NR] __attribute__((aligned(64)));
@@ -146,21 +159,21 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
                 ldb = NR;
             }
             if (n == NR) {
-                KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j);
+                KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j, lr);
                 continue;
             }
             for (int64_t i = 0; i < M; i += MR) {
                 const int64_t m = M - i < MR ? M - i : MR;
                 T *c = C + i * N + jc;
-                if (!init)
+                if (!init || lr)
                     for (int64_t r = 0; r < m; r++)
                         for (int64_t j = 0; j < n; j++) cpad[r * NR + j] = c[r * N + j];
-                KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, NR, init, bias_j);
+                KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, NR, init, bias_j, lr);
                 for (int64_t r = 0; r < m; r++)
                     for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * NR + j];
             }
         }
-        if (K == 0)
+        if (K == 0 && !lr)
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < n; j++) C[i * N + jc + j] = bias ? bias[jc + j] : (T)0;
     }

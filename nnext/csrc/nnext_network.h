@@ -100,3 +100,48 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
     return value;
 }
 
+
+/* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch):
+ * forward, the loss, and, if it is finite, backpropagation that updates each
+ * layer as soon as its gradient is known: the input delta first (it needs
+ * the layer's old weights), then the weights by nn_gemm_tn_sgd (the update
+ * folded into the weight-gradient product: no pass over a gradient buffer),
+ * or by nn_gemm_tn into grads and the separate update where that declines.
+ * Every parameter ends as nn_gradients followed by the optimizer's step would
+ * leave it, to the bit.  Returns the batch's loss. */
+static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
+                           const T *X, const T *Y, int64_t n, T lr, T *grads)
+{
+    const int L = net->n_layers;
+    T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
+    acts[0] = (T *)X;
+    for (int l = 1; l <= L; l++) {
+        acts[l] = FN(ws_act)(ws, l);
+        deltas[l] = (T *)ws->delta[(L - l) & 1];
+    }
+    FN(nn_forward)(net, params, acts, n);
+    const int64_t k = net->sizes[L];
+    const double value = FN(nn_loss_forward)(loss, acts[L], Y, n, k);
+    if (!isfinite(value)) return value;
+    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    for (int l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        T *W = params + nn_weight_offset(net, l);
+        const T *delta = deltas[l + 1];
+        if (net->has_bias) {
+            T *b = params + nn_bias_offset(net, l), *gb = grads + nn_bias_offset(net, l);
+            for (int64_t j = 0; j < n_out; j++) gb[j] = 0;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n_out; j++) gb[j] += delta[i * n_out + j];
+            for (int64_t j = 0; j < n_out; j++) b[j] = b[j] - lr * gb[j];
+        }
+        if (l > 0) FN(nn_gemm_nt)(n, n_in, n_out, delta, W, deltas[l]);
+        if (!FN(nn_gemm_tn_sgd)(n_in, n_out, n, acts[l], delta, lr, W)) {
+            T *gW = grads + nn_weight_offset(net, l);
+            FN(nn_gemm_tn)(n_in, n_out, n, acts[l], delta, gW);
+            for (int64_t i = 0; i < n_in * n_out; i++) W[i] = W[i] - lr * gW[i];
+        }
+        if (l > 0) FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+    }
+    return value;
+}

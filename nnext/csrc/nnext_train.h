@@ -102,6 +102,10 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                 loss = FN(fused_batch)(&bb->fused, L, params, opt_state, P, cfg, xb, yb, b,
                                        !order && b == n, kind);
                 finite = isfinite(loss);
+            } else if (kind == 0) { /* plain SGD: the update inside the backward pass */
+                loss = FN(sgd_step)(net, params, bb->ws, cfg->loss, xb, yb, b, (T)cfg->lr,
+                                    bb->grads);
+                finite = isfinite(loss);
             } else {
                 loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
                 finite = isfinite(loss);
