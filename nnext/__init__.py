@@ -39,6 +39,7 @@ def get_num_threads():
 from .diagnostics import GradientCheck
 from .network import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, Network
 from .sweep import sweep
+from . import datasets  # noqa: E402  (nnext.datasets: IDX files, MNIST, Fashion-MNIST)
 
 __version__ = "0.1.0"
 __all__ = ["Network", "History", "GradientCheck", "sweep", "set_num_threads", "get_num_threads", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS", "__version__"]

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import _checks, _core
 from .network import Network
 
 __all__ = ["sweep", "train_one"]
@@ -62,8 +63,7 @@ def sweep(sizes, X, y, lrs, seeds=(0,), epochs=1000, target=None, n_jobs=None, a
         if n_jobs is not None:
             raise ValueError(f"n_jobs={n_jobs!r} sets the default thread pool's size; with executor= "
                              "the executor decides: pass one or the other")
-    if n_jobs is None:
-        n_jobs = os.cpu_count() or 1
+    n_jobs = (os.cpu_count() or 1) if n_jobs is None else _checks.integer(n_jobs, "n_jobs", 1)
     grid = [(lr, seed) for lr in lrs for seed in seeds]
     # one network built up front so that bad arguments fail here, not in a worker
     Network(sizes, activation=activation, bias=bias, dtype=dtype, init=init, seed=seeds[0])
@@ -76,8 +76,15 @@ def sweep(sizes, X, y, lrs, seeds=(0,), epochs=1000, target=None, n_jobs=None, a
     if executor is not None:
         rows = submit_all(executor)
     else:
-        with ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(grid)))) as pool:
-            rows = submit_all(pool)
+        with ThreadPoolExecutor(max_workers=min(n_jobs, len(grid))) as pool:
+            try:
+                rows = submit_all(pool)
+            except KeyboardInterrupt:
+                # Ctrl-C reaches this (the main) thread only: stop the runs in the
+                # pool's threads too, so that leaving the pool does not wait for them
+                pool.shutdown(wait=False, cancel_futures=True)
+                _core._interrupt_all()
+                raise
     table = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     if as_frame is None or as_frame:
         try:

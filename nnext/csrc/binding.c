@@ -20,6 +20,7 @@
 #include <numpy/arrayobject.h>
 #include <structmember.h>
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -227,10 +228,7 @@ static int engine_ready(EngineObject *self)
 
 static void *params_data(EngineObject *self) { return PyArray_DATA(self->params); }
 
-/* The one GIL rule: a call into the core takes the busy flag, and releases the
- * GIL when its work (multiply-adds, roughly) is above GIL_RELEASE_WORK.  Returns
- * -1 with an exception when the engine is busy; *ts is the saved thread state
- * or NULL when the GIL is kept. */
+/* -1 with RuntimeError when another thread is inside a call on this engine. */
 static int engine_idle(EngineObject *self)
 {
     if (self->busy) {
@@ -242,19 +240,60 @@ static int engine_idle(EngineObject *self)
     return 0;
 }
 
-static int core_begin(EngineObject *self, double work, PyThreadState **ts)
+/* A call into the core with the GIL released (ts: the saved thread state). */
+typedef struct {
+    PyThreadState *ts;
+    unsigned long generation; /* interrupt_generation when the call began */
+} core_call;
+
+/* Bumped by _interrupt_all(): every running call stops with KeyboardInterrupt
+ * (Ctrl-C reaches only the main thread; sweep's worker threads need this). */
+static atomic_ulong interrupt_generation;
+
+/* The poll (nnext_runtime.h): take the GIL for a moment, look for Ctrl-C and
+ * for _interrupt_all(); non-zero, with the exception set, to stop. */
+static int poll_signals(void *ctx)
 {
-    *ts = NULL;
+    core_call *c = ctx;
+    PyEval_RestoreThread(c->ts);
+    int stop = PyErr_CheckSignals() != 0;
+    if (!stop && atomic_load(&interrupt_generation) != c->generation) {
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        stop = 1;
+    }
+    c->ts = PyEval_SaveThread();
+    return stop;
+}
+
+/* The one GIL rule: a call into the core takes the busy flag, and releases the
+ * GIL when its work (multiply-adds, roughly) is above GIL_RELEASE_WORK; only
+ * then does it poll for Ctrl-C (the poll needs the GIL released).  -1 with an
+ * exception when the engine is busy. */
+static int core_begin(EngineObject *self, double work, core_call *call)
+{
+    call->ts = NULL;
     if (engine_idle(self) < 0) return -1;
     self->busy = 1;
-    if (work > GIL_RELEASE_WORK) *ts = PyEval_SaveThread();
+    if (work > GIL_RELEASE_WORK) {
+        call->generation = atomic_load(&interrupt_generation);
+        call->ts = PyEval_SaveThread();
+        nn_poll_begin(poll_signals, call);
+    }
     return 0;
 }
 
-static void core_end(EngineObject *self, PyThreadState *ts)
+/* Ends the call; -1 with the poll's exception (KeyboardInterrupt) when it was
+ * interrupted. */
+static int core_end(EngineObject *self, core_call *call)
 {
-    if (ts) PyEval_RestoreThread(ts);
+    int interrupted = 0;
+    if (call->ts) {
+        interrupted = nn_poll_end();
+        PyEval_RestoreThread(call->ts);
+    }
     self->busy = 0;
+    if (interrupted && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    return interrupted ? -1 : 0;
 }
 
 /* The multiply-adds of one pass over n rows. */
@@ -362,16 +401,16 @@ static PyObject *engine_predict(EngineObject *self, PyObject *X_obj)
     npy_intp dims[2] = {n, self->sizes[L]};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(was_1d ? 1 : 2, was_1d ? dims + 1 : dims,
                                                             self->typenum);
-    PyThreadState *ts;
+    core_call call;
     nn_workspace *ws = out ? engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned) : NULL;
-    if (!ws || core_begin(self, work_of(self, n), &ts) < 0) {
+    if (!ws || core_begin(self, work_of(self, n), &call) < 0) {
         Py_DECREF(X);
         Py_XDECREF(out);
         return NULL;
     }
     self->ops->predict(&self->net, params_data(self), ws, PyArray_DATA(X), n, PyArray_DATA(out));
-    core_end(self, ts);
     Py_DECREF(X);
+    if (core_end(self, &call) < 0) Py_CLEAR(out);
     return (PyObject *)out;
 }
 
@@ -410,16 +449,16 @@ static PyObject *engine_forward(EngineObject *self, PyObject *X_obj)
     const npy_intp n = PyArray_DIM(X, 0);
     void *acts[NN_MAX_LAYERS + 1];
     PyObject *list = new_layer_arrays(self, n, 0, acts);
-    PyThreadState *ts;
-    if (!list || core_begin(self, work_of(self, n), &ts) < 0) {
+    core_call call;
+    if (!list || core_begin(self, work_of(self, n), &call) < 0) {
         Py_DECREF(X);
         Py_XDECREF(list);
         return NULL;
     }
     memcpy(acts[0], PyArray_DATA(X), (size_t)PyArray_NBYTES(X));
     self->ops->forward(&self->net, params_data(self), acts, n);
-    core_end(self, ts);
     Py_DECREF(X);
+    if (core_end(self, &call) < 0) Py_CLEAR(list);
     return list;
 }
 
@@ -441,12 +480,12 @@ static PyObject *engine_loss(EngineObject *self, PyObject *args)
     DataObject *d = data_and_loss(self, args, &loss);
     if (!d) return NULL;
     const npy_intp n = PyArray_DIM(d->X, 0);
-    PyThreadState *ts;
+    core_call call;
     nn_workspace *ws = engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned);
-    if (!ws || core_begin(self, work_of(self, n), &ts) < 0) return NULL;
+    if (!ws || core_begin(self, work_of(self, n), &call) < 0) return NULL;
     const double value = self->ops->loss_value(&self->net, params_data(self), ws, loss,
                                                PyArray_DATA(d->X), PyArray_DATA(d->Y), n);
-    core_end(self, ts);
+    if (core_end(self, &call) < 0) return NULL;
     return PyFloat_FromDouble(value);
 }
 
@@ -461,8 +500,8 @@ static PyObject *engine_gradients(EngineObject *self, PyObject *args)
     PyArrayObject *grads = (PyArrayObject *)PyArray_SimpleNew(1, &size, self->typenum);
     if (!grads) return NULL;
     nn_workspace *ws = engine_workspace(self, n, &owned);
-    PyThreadState *ts;
-    if (!ws || core_begin(self, 3 * work_of(self, n), &ts) < 0) {
+    core_call call;
+    if (!ws || core_begin(self, 3 * work_of(self, n), &call) < 0) {
         if (ws && owned) nn_workspace_free(ws);
         Py_DECREF(grads);
         return NULL;
@@ -471,7 +510,10 @@ static PyObject *engine_gradients(EngineObject *self, PyObject *args)
                                               PyArray_DATA(d->X), PyArray_DATA(d->Y), n,
                                               PyArray_DATA(grads));
     if (owned) nn_workspace_free(ws);
-    core_end(self, ts);
+    if (core_end(self, &call) < 0) {
+        Py_DECREF(grads);
+        return NULL;
+    }
     PyObject *result = Py_BuildValue("dO", value, (PyObject *)grads);
     Py_DECREF(grads);
     return result;
@@ -495,14 +537,14 @@ static PyObject *engine_trace(EngineObject *self, PyObject *args)
         npy_intp size = self->n_params;
         grads = PyArray_SimpleNew(1, &size, self->typenum);
     }
-    PyThreadState *ts;
-    if (!grads || core_begin(self, 3 * work_of(self, n), &ts) < 0) goto done;
+    core_call call;
+    if (!grads || core_begin(self, 3 * work_of(self, n), &call) < 0) goto done;
     memcpy(acts[0], PyArray_DATA(d->X), (size_t)PyArray_NBYTES(d->X));
     self->ops->forward(&self->net, params_data(self), acts, n);
     self->ops->backward(&self->net, params_data(self), (const void *const *)acts,
                         PyArray_DATA(d->Y), n, loss, errors, deltas,
                         PyArray_DATA((PyArrayObject *)grads));
-    core_end(self, ts);
+    if (core_end(self, &call) < 0) goto done;
     result = PyTuple_Pack(4, acts_list, errors_list, deltas_list, grads);
 done:
     Py_XDECREF(acts_list);
@@ -513,20 +555,6 @@ done:
 }
 
 /* ------------------------------------------------------------ training */
-
-/* The poll callback: take the GIL for a moment and look for Ctrl-C. */
-typedef struct {
-    PyThreadState *ts;
-} poll_context;
-
-static int poll_signals(void *ctx)
-{
-    poll_context *c = ctx;
-    PyEval_RestoreThread(c->ts);
-    const int interrupted = PyErr_CheckSignals() != 0;
-    c->ts = PyEval_SaveThread();
-    return interrupted;
-}
 
 /* The optimizer state for this optimizer (code, blocks): kept when the engine's
  * state belongs to the same kind, else replaced by zeros (with t = 0). */
@@ -589,20 +617,18 @@ static PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds
     cfg.adam_step = self->adam_step;
     cfg.n_epochs = n_epochs;
     const npy_intp n = PyArray_DIM(d->X, 0);
-    poll_context pc;
-    PyThreadState *ts;
-    if (core_begin(self, 3 * work_of(self, n) * (double)n_epochs, &ts) < 0) return NULL;
-    if (ts) { /* the poll needs the GIL released */
-        pc.ts = ts;
+    core_call call;
+    if (core_begin(self, 3 * work_of(self, n) * (double)n_epochs, &call) < 0) return NULL;
+    if (call.ts) { /* the poll needs the GIL released */
         cfg.poll = poll_signals;
-        cfg.poll_ctx = &pc;
+        cfg.poll_ctx = &call;
     }
     nn_train_result result;
     const nn_status status =
         self->ops->train(&self->net, params_data(self), PyArray_DATA(self->opt_state),
                          PyArray_DATA(d->X), PyArray_DATA(d->Y), n, &cfg, PyArray_DATA(losses),
                          &result);
-    core_end(self, ts ? pc.ts : NULL);
+    core_end(self, &call); /* (nn_train reports an interrupt in its status) */
     self->adam_step = cfg.adam_step; /* in step with opt_state, however the call ended */
     switch (status) {
     case NN_OK:
@@ -967,7 +993,17 @@ static PyObject *core_get_fused_path(PyObject *module, PyObject *Py_UNUSED(ignor
     return PyBool_FromLong(nn_get_fused_path());
 }
 
+/* Interrupts every call running in any thread (sweep's answer to Ctrl-C). */
+static PyObject *core_interrupt_all(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    atomic_fetch_add(&interrupt_generation, 1);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_interrupt_all", core_interrupt_all, METH_NOARGS,
+     "_interrupt_all(): every call running in another thread stops with KeyboardInterrupt."},
     {"set_num_threads", core_set_num_threads, METH_O,
      "set_num_threads(n): threads for large products; 0 restores the default."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,

@@ -1,11 +1,11 @@
 /* nnext core: the type-independent parts (names, layout, workspace,
  * polling, the shuffling generator), then the typed core for double and float
  * (nnext_core_typed.h, through nnext_instantiate.h). */
-#define _POSIX_C_SOURCE 199309L
 #include "nnext_core.h"
 #include "nnext_exp.h"
 #include "nnext_gemm.h"
 #include "nnext_isa.h"
+#include "nnext_runtime.h"
 
 #include <float.h>
 #include <math.h>
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 /* ----------------------------------------------------------------- names */
 
@@ -111,6 +110,7 @@ struct nn_workspace {
     void *acts[NN_MAX_LAYERS + 1]; /* acts[l]: (max_batch, sizes[l]); acts[0] gathers X */
     void *delta[2];                /* (max_batch, max width) each                       */
     void *grads;                   /* (param count,)                                    */
+    void *z;                       /* (max_batch, sizes[L]) the output's pre-activation */
     void *extra;                   /* caller-defined, extra_elems elements              */
     int64_t *order;                /* (n_order,) row indices, or NULL                   */
     void *block;                   /* the single allocation behind all of the above     */
@@ -144,7 +144,9 @@ static nn_workspace *ws_new(const nn_net *net, int64_t max_batch, size_t elem,
         int64_t n;
         if (nn_mul_add(&n, max_batch, net->sizes[l], 0) || add_bytes(&total, n, elem)) return NULL;
     }
-    if (add_bytes(&total, wide_elems, elem) || add_bytes(&total, wide_elems, elem) ||
+    int64_t z_elems;
+    if (nn_mul_add(&z_elems, max_batch, net->sizes[L], 0) || add_bytes(&total, z_elems, elem) ||
+        add_bytes(&total, wide_elems, elem) || add_bytes(&total, wide_elems, elem) ||
         add_bytes(&total, nn_param_count(net), elem) || add_bytes(&total, extra_elems, elem) ||
         add_bytes(&total, n_order, sizeof(int64_t)))
         return NULL;
@@ -161,6 +163,8 @@ static nn_workspace *ws_new(const nn_net *net, int64_t max_batch, size_t elem,
         ws->acts[l] = p;
         p += round_up((size_t)(max_batch * net->sizes[l]) * elem);
     }
+    ws->z = p;
+    p += round_up((size_t)z_elems * elem);
     ws->delta[0] = p;
     p += wide;
     ws->delta[1] = p;
@@ -184,41 +188,26 @@ void nn_workspace_free(nn_workspace *ws)
 
 /* ---------------------------------------------------- polling, shuffling */
 
-/* Calls poll about every 50 ms of work, reading the clock only every
- * `stride` steps so that tiny networks do not pay for it. */
+/* The training loop's poll: nn_poll_due() (nnext_runtime.h) every `stride`
+ * steps, so that tiny networks do not pay for a clock read every step. */
 typedef struct {
-    nn_poll_fn poll;
-    void *ctx;
     int64_t stride, countdown;
-    double last;
 } nn_poller;
 
-static double now_seconds(void)
+static void poller_init(nn_poller *p, double flops_per_step)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void poller_init(nn_poller *p, nn_poll_fn poll, void *ctx, double flops_per_step)
-{
-    p->poll = poll;
-    p->ctx = ctx;
     const double stride = 2e5 / (flops_per_step > 1 ? flops_per_step : 1);
     p->stride = stride < 1 ? 1 : (int64_t)stride;
     p->countdown = p->stride;
-    p->last = poll ? now_seconds() : 0;
 }
 
 /* Non-zero when the loop must stop. */
 static int poller_tick(nn_poller *p)
 {
-    if (!p->poll || --p->countdown > 0) return 0;
+    if (nn_poll_stopped()) return 1;
+    if (--p->countdown > 0) return 0;
     p->countdown = p->stride;
-    const double t = now_seconds();
-    if (t - p->last < 0.05) return 0;
-    p->last = t;
-    return p->poll(p->ctx);
+    return nn_poll_due();
 }
 
 /* splitmix64 -> uniform double in [0, 1) */

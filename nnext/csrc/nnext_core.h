@@ -94,6 +94,16 @@ int64_t nn_max_width(const nn_net *net);
  * (NN_ERR_INTERRUPTED).  The binding uses it to check for Ctrl-C. */
 typedef int (*nn_poll_fn)(void *ctx);
 
+/* The same for the calls that take no config (nn_forward, nn_predict,
+ * nn_loss_value, nn_backward, nn_gradients): between nn_poll_begin(poll, ctx)
+ * and nn_poll_end() on one thread, their loops call poll about every 50 ms
+ * of work, between chunks of rows, layers and blocks of large products; once
+ * it returns non-zero they stop early, their outputs unspecified (the
+ * parameters are never written by them), and nn_poll_end() returns 1.
+ * nn_train polls through cfg->poll in the same way.  Scopes do not nest. */
+void nn_poll_begin(nn_poll_fn poll, void *ctx);
+int nn_poll_end(void);
+
 /* Training settings for nn_train_*. */
 typedef struct {
     int loss;               /* nn_loss                                        */

@@ -80,12 +80,13 @@ NN_INLINE void FN(fused_update)(const FN(rule) *r, const int kind, T *params, T 
 
 /* One step over b <= NN_LANES rows: aT[0] (n_in, LANES) and yT (k, LANES)
  * given; aT[l] (sizes[l], LANES) and dT[l] receive the layers' outputs and
- * deltas; params updated by the optimizer of the constant kind (see FN(rule)),
+ * deltas, zT (k, LANES), when not NULL, the output's pre-activation (for the
+ * loss, FN(loss_from_z)); params updated by the optimizer of the constant kind (see FN(rule)),
  * each weight as soon as its gradient is known (after its use for the layer
  * below's delta).  Returns the batch loss. */
 NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params, T *opt_state,
                                 int64_t P, nn_train_config *cfg, T *const *aT, T *const *dT,
-                                const T *yT, int64_t b, const int kind)
+                                T *zT, const T *yT, int64_t b, const int kind)
 {
     typedef FN(lanes) V;
     const int64_t k = layers[L - 1].n_out;
@@ -100,9 +101,10 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
             for (int64_t i = 0; i < n_in; i++) acc += in[i] * NN_SPLAT(W[i * n_out + j]);
             out[j] = acc;
         }
+        if (zT && l == L - 1) memcpy(zT, out, (size_t)n_out * sizeof(V));
         FN(act_forward)(ly->activation, aT[l + 1], 1, n_out * NN_LANES);
     }
-    const double value = FN(loss_forward)(cfg->loss, aT[L], yT, b, k, 1, NN_LANES);
+    const double value = FN(loss_forward)(cfg->loss, aT[L], zT, yT, b, k, 1, NN_LANES);
     FN(loss_backward)(cfg->loss, layers[L - 1].activation, dT[L], aT[L], yT, k * NN_LANES, b, k);
     const FN(rule) rule = FN(rule_start)(cfg);
     for (int l = L - 1; l >= 0; l--) {
@@ -179,18 +181,22 @@ static int FN(fused_ok)(const nn_net *net, int64_t B)
 
 /* The fused path's buffers for one training call, batch in lanes: aT[l]
  * (sizes[l], LANES) the layers' outputs (aT[0] the input rows), dT[l] their
- * deltas, yT (k, LANES) the targets; the layers' constants. */
+ * deltas, yT (k, LANES) the targets, zT (k, LANES) the output's
+ * pre-activation when the loss needs it (else NULL); the layers' constants. */
 typedef struct {
-    T *aT[NN_MAX_LAYERS + 1], *dT[NN_MAX_LAYERS + 1], *yT;
+    T *aT[NN_MAX_LAYERS + 1], *dT[NN_MAX_LAYERS + 1], *yT, *zT;
     FN(fused_layer) layers[NN_MAX_LAYERS];
     int rows_loaded; /* aT[0] and yT hold the one batch every step uses */
 } FN(fused_bufs);
 
-/* Sets up f over the workspace ws (made for NN_LANES rows) and yT (k LANES). */
-static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *ws, T *yT)
+/* Sets up f over the workspace ws (made for NN_LANES rows) and yT (k LANES),
+ * for training with the given loss. */
+static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *ws, T *yT,
+                           int loss)
 {
     const int L = net->n_layers;
     f->yT = yT;
+    f->zT = FN(loss_from_z)(loss, net->activations[L - 1]) ? (T *)ws->z : NULL;
     f->rows_loaded = 0;
     for (int l = 0; l <= L; l++) {
         f->aT[l] = FN(ws_act)(ws, l);
@@ -218,18 +224,19 @@ NN_INLINE double FN(fused_batch)(FN(fused_bufs) *f, int L, T *params, T *opt_sta
         f->rows_loaded = same_rows;
     }
     switch (kind) { /* each optimizer its own copy of the step */
-    case 0: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->yT, b, 0);
-    case 1: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->yT, b, 1);
-    default: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->yT, b, 2);
+    case 0: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->zT, f->yT, b, 0);
+    case 1: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->zT, f->yT, b, 1);
+    default: return FN(fused_step)(f->layers, L, params, opt_state, P, cfg, f->aT, f->dT, f->zT, f->yT, b, 2);
     }
 }
 #else /* no vector extensions: no fused path */
 #define NN_LANES ((int64_t)1)
 typedef struct { int unused; } FN(fused_bufs);
 static int FN(fused_ok)(const nn_net *net, int64_t B) { (void)net, (void)B; return 0; }
-static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *ws, T *yT)
+static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *ws, T *yT,
+                           int loss)
 {
-    (void)f, (void)net, (void)ws, (void)yT;
+    (void)f, (void)net, (void)ws, (void)yT, (void)loss;
 }
 NN_INLINE double FN(fused_batch)(FN(fused_bufs) *f, int L, T *params, T *opt_state, int64_t P,
                                  nn_train_config *cfg, const T *xb, const T *yb, int64_t b,

@@ -6,6 +6,7 @@
 #include "nnext_gemm.h"
 #include "nnext_isa.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -8,9 +8,10 @@
  *   nn_gemm_nt: C (M, N) = A (M, K) @ B (N, K)^T                            input delta
  *   nn_gemm_tn_sgd: W (M, N) -= lr * A (K, M)^T @ B (K, N)                   SGD step folded
  *     into the weight gradient: each entry W - lr * g rounded as the separate
- *     update would round it, g as nn_gemm_tn computes it.  Returns 0, leaving
- *     W alone, when the product is small or K > NN_GEMM_KC (then: nn_gemm_tn
- *     and the update).
+ *     update would round it, g as nn_gemm_tn computes it.  In the product's
+ *     tiles when it is not small and K <= NN_GEMM_KC; else through G (M, N),
+ *     scratch, and a pass over W.  Runs to the end even when the poll asks to
+ *     stop (a partial update would leave a step half taken).
  */
 
 /* The blocked kernels' depth of one pass over K (elements). */
@@ -20,23 +21,18 @@
 
 #include <stdint.h>
 
+#include "nnext_runtime.h"
+
 #define NN_GEMM_DECLARE(T, S)                                                         \
     void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
                         const T *bias, T *C);                                       \
     void nn_gemm_tn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C); \
     void nn_gemm_nt_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C);   \
-    int nn_gemm_tn_sgd_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, \
-                           T *W);
+    void nn_gemm_tn_sgd_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, \
+                            T *W, T *G);
 
 NN_GEMM_DECLARE(double, f64)
 NN_GEMM_DECLARE(float, f32)
 #undef NN_GEMM_DECLARE
-
-/* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
- * pool (part 0 on the calling thread); serially when nparts <= 1 or when the
- * pool is busy with another caller's job.  The number of threads is
- * nn_get_num_threads(). */
-typedef void (*nn_task_fn)(void *arg, int part, int nparts);
-void nn_parallel(nn_task_fn fn, void *arg, int nparts);
 
 #endif

@@ -18,6 +18,8 @@ typedef struct {
     int64_t M, N, K, rsA, csA, rsB, csB, align;
     const T *A, *B, *bias, *lr;
     T *C;
+    atomic_int *stop; /* the poll asked to stop: every part leaves at its next block */
+    int nostop;       /* runs to the end whatever the poll says (an in-place update) */
 } FN(gemm_job);
 
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
@@ -41,11 +43,21 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         FN(run_cols)(&sub, 0, g->N);
         return;
     }
-    /* columns split in whole panels of `align` */
+    /* columns split in whole panels of `align`, computed a block of panels at a
+     * time (the same sums as all at once), so that the calling thread (part 0)
+     * can poll between blocks and every part stop when it asks */
     const int64_t panels = (g->N + g->align - 1) / g->align;
     const int64_t p0 = panels * part / nparts, p1 = panels * (part + 1) / nparts;
-    const int64_t j0 = p0 * g->align, j1 = p1 * g->align < g->N ? p1 * g->align : g->N;
-    if (j0 < j1) FN(run_cols)(g, j0, j1);
+    const double block_work = (double)g->M * (double)g->K * (double)g->align;
+    const int64_t step = block_work >= NN_POLL_WORK ? 1 : (int64_t)(NN_POLL_WORK / block_work) + 1;
+    for (int64_t p = p0; p < p1; p += step) {
+        const int64_t j0 = p * g->align, pe = p + step < p1 ? p + step : p1;
+        const int64_t j1 = pe * g->align < g->N ? pe * g->align : g->N;
+        if (j0 < j1) FN(run_cols)(g, j0, j1);
+        if (g->nostop) continue;
+        if (part == 0 && nn_poll_due()) atomic_store_explicit(g->stop, 1, memory_order_relaxed);
+        if (atomic_load_explicit(g->stop, memory_order_relaxed)) return;
+    }
 }
 
 static void FN(gemm_run)(FN(gemm_job) *g)
@@ -65,10 +77,12 @@ static void FN(gemm_run)(FN(gemm_job) *g)
         }
     }
     if (parts > max_parts) parts = max_parts < 1 ? 1 : (int)max_parts;
+    atomic_int stop = 0;
+    g->stop = &stop;
     if (parts > 1)
         nn_parallel(FN(gemm_task), g, parts);
     else
-        FN(run_cols)(g, 0, g->N);
+        FN(gemm_task)(g, 0, 1);
 }
 
 void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, const T *bias,
@@ -78,7 +92,7 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
         FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -88,7 +102,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -98,15 +112,25 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C};
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
 
-int FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, T *W)
+void FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, T *W,
+                        T *G)
 {
-    if (FN(tn_is_small)(M, N, K) || K > NN_GEMM_KC) return 0;
-    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W};
-    FN(gemm_run)(&g);
-    return 1;
+    const int fold = !FN(tn_is_small)(M, N, K) && K <= NN_GEMM_KC;
+    if (fold) {
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W, NULL, 1};
+        FN(gemm_run)(&g);
+        return;
+    }
+    if (FN(tn_is_small)(M, N, K)) {
+        FN(small_tn)(M, N, K, A, B, G);
+    } else {
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, G, NULL, 1};
+        FN(gemm_run)(&g);
+    }
+    for (int64_t i = 0; i < M * N; i++) W[i] = W[i] - lr * G[i];
 }

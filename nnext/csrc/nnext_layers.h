@@ -25,7 +25,7 @@ NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t widt
     switch (activation) {
     case NN_SIGMOID: EACH(a[i] = (T)1 / ((T)1 + EXP(-a[i])));
     case NN_TANH: EACH(a[i] = TANH(a[i]));
-    case NN_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0);
+    case NN_RELU: EACH(a[i] = a[i] < 0 ? (T)0 : a[i]); /* NaN stays NaN, as in numpy */
     case NN_LEAKY_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0.01 * a[i]);
     case NN_ELU: EACH(a[i] = a[i] > 0 ? a[i] : EXPM1(a[i]));
     case NN_SOFTMAX:
@@ -101,14 +101,37 @@ NN_INLINE double FN(loss_scale)(int loss, T sum, int64_t batch, int64_t k)
     }
 }
 
+/* Whether the loss is computed from the output layer's pre-activation z:
+ * binary cross-entropy of a sigmoid and cross-entropy of a softmax, whose
+ * values from p alone are lost when p rounds to 0 or 1. */
+NN_INLINE int FN(loss_from_z)(int loss, int activation)
+{
+    return (loss == NN_BCE && activation == NN_SIGMOID) ||
+           (loss == NN_CROSS_ENTROPY && activation == NN_SOFTMAX);
+}
+
 /* The loss of predictions p (batch, k) against targets y (batch, k), element
- * (r, j) of each at [r * rs + j * cs], summed row by row. */
-NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k,
-                                  int64_t rs, int64_t cs)
+ * (r, j) of each at [r * rs + j * cs], summed row by row.  With z (the output
+ * layer's pre-activation, same layout) and FN(loss_from_z), exactly from z:
+ *   bce:  softplus(z) - y z = (z > 0 ? (1 - y) z : -y z) + log1p(e^-|z|)
+ *   cross-entropy: sum_j y_j (lse(z) - z_j), lse(z) - z_j = (m - z_j) + log1p(s),
+ *     m = max z, s = sum of e^(z_i - m) over the i other than the (first) argmax;
+ * else from p, the log arguments clamped so that a saturated output stays finite. */
+NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *z, const T *y, int64_t batch,
+                                  int64_t k, int64_t rs, int64_t cs)
 {
     T sum = 0;
     for (int64_t r = 0; r < batch; r++) {
-        const T *pr = p + r * rs, *yr = y + r * rs;
+        const T *pr = p + r * rs, *yr = y + r * rs, *zr = z ? z + r * rs : NULL;
+        T top = 0, log1p_rest = 0; /* softmax: m, and log1p(s) */
+        if (zr && loss == NN_CROSS_ENTROPY) {
+            int64_t c = 0;
+            for (int64_t j = 1; j < k; j++) c = zr[j * cs] > zr[c * cs] ? j : c;
+            top = zr[c * cs];
+            T rest = 0;
+            for (int64_t j = 0; j < k; j++) rest += j == c ? (T)0 : EXP(zr[j * cs] - top);
+            log1p_rest = LOG1P(rest);
+        }
         for (int64_t j = 0; j < k; j++) {
             const T pj = pr[j * cs], yj = yr[j * cs];
             switch (loss) {
@@ -118,14 +141,22 @@ NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batc
                 sum += e * e;
                 break;
             }
-            case NN_BCE: { /* log arguments clamped so that a saturated sigmoid stays finite */
-                const T q = (T)1 - pj;
-                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
-                if (yj != 1) sum -= ((T)1 - yj) * LOG(q > T_TINY ? q : T_TINY);
+            case NN_BCE:
+                if (zr) {
+                    const T zj = zr[j * cs], az = zj > 0 ? zj : -zj;
+                    sum += (zj > 0 ? ((T)1 - yj) * zj : -yj * zj) + LOG1P(EXP(-az));
+                } else {
+                    const T q = (T)1 - pj;
+                    if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                    if (yj != 1) sum -= ((T)1 - yj) * LOG(q > T_TINY ? q : T_TINY);
+                }
                 break;
-            }
             default: /* NN_CROSS_ENTROPY */
-                if (yj != 0) sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
+                if (yj == 0) break;
+                if (zr)
+                    sum += yj * ((top - zr[j * cs]) + log1p_rest);
+                else
+                    sum -= yj * LOG(pj > T_TINY ? pj : T_TINY);
                 break;
             }
         }
@@ -135,7 +166,7 @@ NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *y, int64_t batc
 
 double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
 {
-    return FN(loss_forward)(loss, p, y, batch, k, k, 1);
+    return FN(loss_forward)(loss, p, NULL, y, batch, k, k, 1);
 }
 
 /* error (batch, k) = dL/dp, the loss's gradient with respect to the prediction p. */

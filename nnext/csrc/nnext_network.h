@@ -6,16 +6,26 @@
 
 /* --------------------------------------------------------------- network */
 
-/* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L. */
-void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, int64_t n)
+/* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L, and
+ * z (n, sizes[L]), when not NULL, the output layer's pre-activation.  Stops
+ * early (outputs unspecified) when the poll asks (nnext_runtime.h). */
+static void FN(forward_z)(const nn_net *net, const T *params, T *const *acts, T *z, int64_t n)
 {
-    for (int l = 0; l < net->n_layers; l++) {
+    const int L = net->n_layers;
+    for (int l = 0; l < L && !nn_poll_stopped(); l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         const T *weights = params + nn_weight_offset(net, l);
         const T *biases = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
         FN(nn_dense_forward)(acts[l + 1], acts[l], weights, biases, n, n_in, n_out);
+        if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * n_out) * sizeof(T));
         FN(nn_activation_forward)(net->activations[l], acts[l + 1], n, n_out);
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
     }
+}
+
+void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, int64_t n)
+{
+    FN(forward_z)(net, params, acts, NULL, n);
 }
 
 nn_workspace *FN(nn_workspace_new)(const nn_net *net, int64_t max_batch)
@@ -25,14 +35,15 @@ nn_workspace *FN(nn_workspace_new)(const nn_net *net, int64_t max_batch)
 
 static inline T *FN(ws_act)(nn_workspace *ws, int l) { return (T *)ws->acts[l]; }
 
-/* Forward over rows X (n <= max_batch) through the workspace; returns the output. */
+/* Forward over rows X (n <= max_batch) through the workspace; returns the
+ * output, and the output layer's pre-activation in ws->z when keep_z. */
 static T *FN(ws_forward)(const nn_net *net, const T *params, nn_workspace *ws,
-                         const T *X, int64_t n)
+                         const T *X, int64_t n, int keep_z)
 {
     T *acts[NN_MAX_LAYERS + 1];
     acts[0] = (T *)X;
     for (int l = 1; l <= net->n_layers; l++) acts[l] = FN(ws_act)(ws, l);
-    FN(nn_forward)(net, params, acts, n);
+    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
     return acts[net->n_layers];
 }
 
@@ -41,9 +52,9 @@ void FN(nn_predict)(const nn_net *net, const T *params, nn_workspace *ws, const 
 {
     const int L = net->n_layers;
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
-    for (int64_t r = 0; r < n; r += ws->max_batch) {
+    for (int64_t r = 0; r < n && !nn_poll_due(); r += ws->max_batch) {
         const int64_t b = n - r < ws->max_batch ? n - r : ws->max_batch;
-        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b);
+        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b, 0);
         memcpy(out + r * k, p, (size_t)(b * k) * sizeof(T));
     }
 }
@@ -53,11 +64,13 @@ double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, i
 {
     const int L = net->n_layers;
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
+    const int keep_z = FN(loss_from_z)(loss, net->activations[L - 1]);
     double total = 0;
-    for (int64_t r = 0; r < n; r += ws->max_batch) {
+    for (int64_t r = 0; r < n && !nn_poll_due(); r += ws->max_batch) {
         const int64_t b = n - r < ws->max_batch ? n - r : ws->max_batch;
-        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b);
-        const double part = FN(nn_loss_forward)(loss, p, Y + r * k, b, k);
+        const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b, keep_z);
+        const double part = FN(loss_forward)(loss, p, keep_z ? (const T *)ws->z : NULL,
+                                             Y + r * k, b, k, k, 1);
         /* sse is a sum; the others are means over rows */
         total += loss == NN_SSE ? part : part * (double)b;
     }
@@ -71,7 +84,7 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, c
     const int64_t k = net->sizes[L];
     if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
     FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= 0 && !nn_poll_stopped(); l--) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
         T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
@@ -81,6 +94,7 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, c
             if (errors) memcpy(deltas[l], errors[l], (size_t)(n * n_in) * sizeof(T));
             FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
         }
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
     }
 }
 
@@ -88,60 +102,71 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
                         const T *X, const T *Y, int64_t n, T *grads)
 {
     const int L = net->n_layers;
+    const int64_t k = net->sizes[L];
+    const int keep_z = FN(loss_from_z)(loss, net->activations[L - 1]);
     T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
     acts[0] = (T *)X;
     for (int l = 1; l <= L; l++) {
         acts[l] = FN(ws_act)(ws, l);
         deltas[l] = (T *)ws->delta[(L - l) & 1]; /* layer l reads deltas[l+1]: ping-pong */
     }
-    FN(nn_forward)(net, params, acts, n);
-    const double value = FN(nn_loss_forward)(loss, acts[L], Y, n, net->sizes[L]);
+    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    if (nn_poll_stopped()) return NAN;
+    const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
+                                          k, k, 1);
     FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
     return value;
 }
 
-
-/* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch):
- * forward, the loss, and, if it is finite, backpropagation that updates each
- * layer as soon as its gradient is known: the input delta first (it needs
- * the layer's old weights), then the weights by nn_gemm_tn_sgd (the update
- * folded into the weight-gradient product: no pass over a gradient buffer),
- * or by nn_gemm_tn into grads and the separate update where that declines.
- * Every parameter ends as nn_gradients followed by the optimizer's step would
- * leave it, to the bit.  Returns the batch's loss. */
+/* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch),
+ * with the update folded into backpropagation: forward and the loss as
+ * nn_gradients; if the loss is finite, the deltas of every layer (into
+ * hidden, (n, sizes[1] + ... + sizes[L-1]): the input deltas need the old
+ * weights), which the poll may interrupt (then NaN is returned and no
+ * parameter has changed: the step is not taken); then each layer's bias and
+ * weights updated, the weights by nn_gemm_tn_sgd (the update in the
+ * weight-gradient product's tiles, no pass over a gradient buffer), which
+ * runs to the end.  Every parameter ends as nn_gradients followed by the
+ * optimizer's step would leave it, to the bit.  Returns the batch's loss. */
 static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
-                           const T *X, const T *Y, int64_t n, T lr, T *grads)
+                           const T *X, const T *Y, int64_t n, T lr, T *grads, T *hidden)
 {
     const int L = net->n_layers;
+    const int64_t k = net->sizes[L];
+    const int keep_z = FN(loss_from_z)(loss, net->activations[L - 1]);
     T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
     acts[0] = (T *)X;
+    T *d = hidden;
     for (int l = 1; l <= L; l++) {
         acts[l] = FN(ws_act)(ws, l);
-        deltas[l] = (T *)ws->delta[(L - l) & 1];
+        deltas[l] = l == L ? (T *)ws->delta[0] : d;
+        if (l < L) d += n * net->sizes[l];
     }
-    FN(nn_forward)(net, params, acts, n);
-    const int64_t k = net->sizes[L];
-    const double value = FN(nn_loss_forward)(loss, acts[L], Y, n, k);
+    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    if (nn_poll_stopped()) return NAN;
+    const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
+                                          k, k, 1);
     if (!isfinite(value)) return value;
     FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    for (int l = L - 1; l > 0 && !nn_poll_stopped(); l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], params + nn_weight_offset(net, l), deltas[l]);
+        FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
+    }
+    if (nn_poll_stopped()) return NAN;
     for (int l = L - 1; l >= 0; l--) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        T *W = params + nn_weight_offset(net, l);
         const T *delta = deltas[l + 1];
-        if (net->has_bias) {
+        if (net->has_bias) { /* as nn_dense_backward's column sums, then the update */
             T *b = params + nn_bias_offset(net, l), *gb = grads + nn_bias_offset(net, l);
             for (int64_t j = 0; j < n_out; j++) gb[j] = 0;
             for (int64_t i = 0; i < n; i++)
                 for (int64_t j = 0; j < n_out; j++) gb[j] += delta[i * n_out + j];
             for (int64_t j = 0; j < n_out; j++) b[j] = b[j] - lr * gb[j];
         }
-        if (l > 0) FN(nn_gemm_nt)(n, n_in, n_out, delta, W, deltas[l]);
-        if (!FN(nn_gemm_tn_sgd)(n_in, n_out, n, acts[l], delta, lr, W)) {
-            T *gW = grads + nn_weight_offset(net, l);
-            FN(nn_gemm_tn)(n_in, n_out, n, acts[l], delta, gW);
-            for (int64_t i = 0; i < n_in * n_out; i++) W[i] = W[i] - lr * gW[i];
-        }
-        if (l > 0) FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        FN(nn_gemm_tn_sgd)(n_in, n_out, n, acts[l], delta, lr, params + nn_weight_offset(net, l),
+                           grads + nn_weight_offset(net, l));
     }
     return value;
 }

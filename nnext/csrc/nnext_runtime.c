@@ -1,9 +1,11 @@
 /* The machine: which instruction set the hot functions use (nnext_isa.h),
- * and the thread pool that large matrix products are split over. */
+ * the thread pool that large matrix products are split over, and the poll
+ * through which long loops answer an interrupt (nnext_runtime.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "nnext_core.h"
 #include "nnext_gemm.h"
 #include "nnext_isa.h"
+#include "nnext_runtime.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ instruction set */
@@ -168,4 +171,50 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
         }
     }
     pthread_mutex_unlock(&pool.busy);
+}
+
+/* ------------------------------------------------------------------- polling */
+
+/* The poll scope of the calling thread (worker threads have none). */
+static _Thread_local struct {
+    nn_poll_fn poll;
+    void *ctx;
+    double last;  /* when poll was last called (or the scope began), seconds */
+    int stopped;  /* poll asked to stop */
+} poll_scope;
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void nn_poll_begin(nn_poll_fn poll, void *ctx)
+{
+    poll_scope.poll = poll;
+    poll_scope.ctx = ctx;
+    poll_scope.last = poll ? monotonic_seconds() : 0;
+    poll_scope.stopped = 0;
+}
+
+int nn_poll_end(void)
+{
+    const int stopped = poll_scope.stopped;
+    poll_scope.poll = NULL;
+    poll_scope.stopped = 0;
+    return stopped;
+}
+
+int nn_poll_stopped(void) { return poll_scope.stopped; }
+
+int nn_poll_due(void)
+{
+    if (poll_scope.stopped) return 1;
+    if (!poll_scope.poll) return 0;
+    const double t = monotonic_seconds();
+    if (t - poll_scope.last < 0.05) return 0;
+    poll_scope.last = t;
+    poll_scope.stopped = poll_scope.poll(poll_scope.ctx) != 0;
+    return poll_scope.stopped;
 }

@@ -1,0 +1,26 @@
+/*
+ * The machine, for the core's own files (not part of the public API): the
+ * thread pool, and the poll that lets long loops answer an interrupt.
+ */
+#ifndef NNEXT_RUNTIME_H
+#define NNEXT_RUNTIME_H
+
+/* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
+ * pool (part 0 on the calling thread); serially when nparts <= 1 or when the
+ * pool is busy with another caller's job.  The number of threads is
+ * nn_get_num_threads(). */
+typedef void (*nn_task_fn)(void *arg, int part, int nparts);
+void nn_parallel(nn_task_fn fn, void *arg, int nparts);
+
+/* The poll of the call running on this thread (nn_poll_begin in nnext_core.h).
+ * nn_poll_due(): calls the poll when about 50 ms have passed since the last
+ * call, and returns non-zero once it has asked to stop (then always, until
+ * nn_poll_end).  nn_poll_stopped(): the same answer without calling the poll
+ * or reading the clock.  Loops call nn_poll_due() between blocks of work of
+ * at least NN_POLL_WORK multiply-adds (a clock read costs about 20 ns), and
+ * stop early when it says so. */
+#define NN_POLL_WORK 1e5
+int nn_poll_due(void);
+int nn_poll_stopped(void);
+
+#endif
