@@ -24,7 +24,7 @@ if os.environ.get("NNEXT_SANITIZE"):
 
 core = Extension(
     "nnext._core",
-    sources=[f"{CSRC}/{c}" for c in ("binding.c", "nnext_core.c", "nnext_gemm.c", "nnext_runtime.c")],
+    sources=sorted(glob.glob(f"{CSRC}/*.c")),
     depends=sorted(glob.glob(f"{CSRC}/*.h")),
     include_dirs=[np.get_include(), CSRC],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -39,13 +39,22 @@ def save(net, path):
         arrays[f"W{l}"] = w.copy()
         if biases is not None:
             arrays[f"b{l}"] = biases[l].copy()
-    folder = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(prefix=".nnext-", suffix=".npz.tmp", dir=folder)
+    atomic_write(target, lambda f: np.savez(f, **arrays), suffix=".npz.tmp")
+    return path
+
+
+def atomic_write(target, write, suffix=".tmp"):
+    """Writes the file `target` through ``write(f)`` on a temporary file in the
+    same folder, fsynced and renamed over `target`, so that `target` never
+    holds a half-written file (a killed process may leave a ``.nnext-*`` file
+    behind).  The file gets the permissions of the file it replaces, or those
+    a plain open() would give."""
+    fd, tmp = tempfile.mkstemp(prefix=".nnext-", suffix=suffix, dir=os.path.dirname(target))
     try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give what np.savez would
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600
             os.fchmod(fd, _new_file_mode(target))
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -55,7 +64,6 @@ def save(net, path):
         except OSError:
             pass
         raise
-    return path
 
 
 def _new_file_mode(path):

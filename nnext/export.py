@@ -21,7 +21,6 @@ PyTorch and ONNX are optional: they are imported inside these functions only, ne
 """
 
 import os
-import uuid
 
 import numpy as np
 
@@ -299,18 +298,6 @@ def to_onnx(net, path):
         path = os.fsdecode(path)
     onnx = _import_onnx()
     blob = _onnx_model(net, onnx).SerializeToString()
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ._files import atomic_write
+    atomic_write(os.path.abspath(path), lambda f: f.write(blob))
     return path

@@ -51,10 +51,11 @@ def trask_part1_numpy(iterations=10000):
 
 # ------------------------------------------------------------- Trask, part 2
 
-def trask_part2_numpy(iterations=60000, report_every=10000):
+def trask_part2_numpy(iterations=60000, report_every=10000, losses=None):
     """The part-2 script.  Returns (the printed Error values, the last l2, syn0, syn1):
     each Error is mean |y - l2| of that iteration's forward pass, at iterations
-    0, report_every, ...; l2 is the last iteration's forward pass."""
+    0, report_every, ...; l2 is the last iteration's forward pass.  With a list
+    `losses`, the loss 1/2 sum (y - l2)^2 of every iteration is appended to it."""
     X, y = TRASK_X, TRASK_Y2
     np.random.seed(1)
     syn0 = 2 * np.random.random((3, 4)) - 1
@@ -65,6 +66,8 @@ def trask_part2_numpy(iterations=60000, report_every=10000):
         l1 = nonlin(np.dot(l0, syn0))
         l2 = nonlin(np.dot(l1, syn1))
         l2_error = y - l2
+        if losses is not None:
+            losses.append(0.5 * np.sum(l2_error ** 2))  # (added)
         if (j % report_every) == 0:
             errors.append(float(np.mean(np.abs(l2_error))))
         l2_delta = l2_error * nonlin(l2, deriv=True)
@@ -152,9 +155,9 @@ class OurNeuralNetwork:
         o1 = sigmoid(self.w5 * h1 + self.w6 * h2 + self.b3)
         return o1
 
-    def train(self, data, all_y_trues, learn_rate=0.1, epochs=1000, every=10):
+    def train(self, data, all_y_trues, learn_rate=0.1, epochs=1000, every=10, out=None):
         """His loop; returns the (epoch, loss) pairs he prints every `every`
-        epochs, as ``"Epoch %d loss: %.3f"``."""
+        epochs as ``"Epoch %d loss: %.3f"`` (through `out`, e.g. print, when given)."""
         printed = []
         for epoch in range(epochs):
             for x, y_true in zip(data, all_y_trues):
@@ -194,10 +197,15 @@ class OurNeuralNetwork:
 
             if epoch % every == 0:
                 y_preds = np.apply_along_axis(self.feedforward, 1, data)
-                printed.append((epoch, float(mse_loss(all_y_trues, y_preds))))
+                loss = mse_loss(all_y_trues, y_preds)
+                if out is not None:
+                    out("Epoch %d loss: %.3f" % (epoch, loss))
+                printed.append((epoch, float(loss)))
         return printed
 
 
 def generate_test_data(kg, cm):
     """Metric weight and height -> Zhou's shifted inputs (lb - 135, in - 66)."""
-    return np.array([kg * 2.20462 - 135, cm / 2.54 - 66])
+    lbs = kg * 2.20462
+    inch = cm * 0.393701
+    return np.array([lbs - 135, inch - 66])

@@ -9,10 +9,41 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-try:  # an installed nnext wins; otherwise use the in-place build of this checkout
+# The suite tests whatever nnext this interpreter imports (an editable install, a
+# wheel or an installed sdist); it never reaches into the source tree for it.
+try:
     import nnext  # noqa: F401
-except ImportError:
-    sys.path.insert(0, os.path.dirname(HERE))
+except ImportError as _e:
+    _NNEXT_IMPORT_ERROR = _e
+else:
+    _NNEXT_IMPORT_ERROR = None
+
+
+def child_env(**extra):
+    """``os.environ`` for a child Python process (run with ``sys.executable``)
+    that imports the very nnext this test run imports: ``PYTHONPATH`` is the
+    folder that holds the imported package, then this interpreter's own
+    ``sys.path``.  ``extra`` sets or overrides variables.
+
+    ``python -c``/``-m`` would also put the child's working directory first on
+    its path: PYTHONSAFEPATH (Python 3.11+) stops that, and the tests start
+    their children in a temporary folder as well (for 3.10), so that a source
+    tree in the working directory (an unpacked sdist) never shadows the
+    package under test."""
+    import nnext
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(nnext.__file__)))]
+    paths += [os.path.abspath(p) for p in sys.path if p and os.path.exists(p)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONSAFEPATH"] = "1"
+    env.update(extra)
+    return env
+
+
+def nnext_location():
+    """The real path of the imported nnext package's folder (children report theirs)."""
+    import nnext
+    return os.path.realpath(os.path.dirname(os.path.abspath(nnext.__file__)))
 
 
 def snapshot(net):
@@ -55,6 +86,11 @@ def rng():
 
 
 def pytest_configure(config):
+    if _NNEXT_IMPORT_ERROR is not None:
+        raise pytest.UsageError(
+            f"nnext cannot be imported by {sys.executable}: {_NNEXT_IMPORT_ERROR}\n"
+            "The tests run against an installed nnext: `pip install -e \".[test]\"` in a "
+            "checkout, or install a wheel or the sdist and run the tests from there.")
     config.addinivalue_line(
         "markers", "notebooks: executes the Jupyter notebooks in notebooks/ "
                    "(about a minute; deselect with -m 'not notebooks')")

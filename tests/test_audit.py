@@ -410,3 +410,37 @@ def test_save_writes_through_a_symbolic_link(tmp_path):
     net.save(link)
     assert os.path.islink(link)
     assert np.array_equal(Network.load(target).weights[0], net.weights[0])
+
+
+# ------------------------------- what is bit for bit across instruction sets
+
+TINY_RUN = r"""
+import hashlib, numpy as np
+from nnext import Network
+X = [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
+h = hashlib.sha256()
+for dtype in ("float64", "float32"):
+    for act in ("sigmoid", "tanh", "relu", "elu", "leaky_relu"):
+        net = Network([3, 4, 1], activation=act, bias=False, seed=1, dtype=dtype)
+        hist = net.fit(X, [[0], [1], [1], [0]], epochs=3000, lr=0.1, loss="sse")
+        net2 = Network([3, 8, 2], activation=act, seed=1, dtype=dtype)
+        hist2 = net2.fit(X, [[0, 1], [1, 0], [1, 1], [0, 0]], epochs=300, lr=0.05, batch_size=3,
+                         shuffle=True, seed=1, optimizer="adam")
+        for a in net.weights + net2.weights + net2.biases + [np.array(hist.loss), np.array(hist2.loss)]:
+            h.update(np.ascontiguousarray(a).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_tiny_networks_give_the_same_bits_on_every_instruction_set(tmp_path):
+    """README, 'Bit for bit': products small enough for the simple loops give
+    the same results whichever instruction set the hot functions use."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    digests = {}
+    for isa in ("base", "avx2", ""):
+        run = subprocess.run([sys.executable, "-c", TINY_RUN], env=dict(env, NNEXT_ISA=isa),
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        digests[isa or "best"] = run.stdout.strip()
+    assert len(set(digests.values())) == 1, digests

@@ -15,11 +15,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import assert_same_params, snapshot
+from conftest import assert_same_params, child_env, nnext_location, snapshot
 from nnext import Network
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
 
 def saved_arrays(net):
@@ -157,14 +154,15 @@ def test_save_into_missing_folder_raises_clearly(tmp_path, net):
 
 
 SAVER = textwrap.dedent(r"""
-    import sys
+    import os, sys
     import numpy as np
+    import nnext
     from nnext import Network
     path = sys.argv[1]
     a = Network([200, 300, 100], seed=1)
     b = Network([200, 300, 100], seed=2)
     a.save(path)
-    print("ready", flush=True)
+    print("ready", os.path.realpath(os.path.dirname(nnext.__file__)), flush=True)
     i = 0
     while True:
         (b if i % 2 else a).save(path)
@@ -178,13 +176,14 @@ def test_kill_during_save_never_leaves_a_broken_file(tmp_path):
     path = str(tmp_path / "model.npz")
     a = Network([200, 300, 100], seed=1)
     b = Network([200, 300, 100], seed=2)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), ROOT) if p)
+    env = child_env()  # the child imports the nnext under test, never the source tree
     rs = np.random.RandomState(0)
     for trial in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, path], stdout=subprocess.PIPE, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, path], stdout=subprocess.PIPE, env=env,
+                                cwd=tmp_path)
         try:
-            assert proc.stdout.readline().startswith(b"ready")
+            ready = proc.stdout.readline().decode()
+            assert ready.split(None, 1) == ["ready", nnext_location() + "\n"], ready
             time.sleep(0.05 + rs.uniform(0, 0.3))
         finally:
             proc.send_signal(signal.SIGKILL)

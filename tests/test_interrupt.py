@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from conftest import child_env, nnext_location
 
 CHILD = textwrap.dedent(r"""
     import json, os, sys, time
     import numpy as np
+    import nnext
     from nnext import Network
 
     kind = sys.argv[1]
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(r"""
     if kind == "verbose":
         kw["verbose"] = 1  # fit hands back to Python every epoch
     report = {}
-    print("ready", time.monotonic(), flush=True)
+    print("ready", time.monotonic(), os.path.realpath(os.path.dirname(nnext.__file__)), flush=True)
     try:
         net.fit(X, Y, epochs=10**9, **kw)
         report["finished"] = True
@@ -50,13 +50,13 @@ CHILD = textwrap.dedent(r"""
 
 
 def run_once(kind, folder, settle):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), ROOT) if p)
+    env = child_env()  # the child imports the nnext under test, never the source tree
     proc = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
     try:
         line = proc.stdout.readline()
         assert line.startswith("ready"), (line, proc.stderr.read())
+        assert line.split(None, 2)[2].rstrip("\n") == nnext_location(), line
         time.sleep(settle)  # well inside the C training loop
         assert proc.poll() is None, proc.stderr.read()
         sent = time.monotonic()  # CLOCK_MONOTONIC: the same clock in both processes

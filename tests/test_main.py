@@ -1,5 +1,4 @@
 """The main job (`python -m nnext`)."""
-import os
 import subprocess
 import sys
 
@@ -7,6 +6,7 @@ import numpy as np
 
 from nnext import tutorials
 
+from conftest import child_env
 
 
 def test_run_reports_agreement_with_the_printed_numbers():
@@ -24,8 +24,7 @@ def test_run_reports_agreement_with_the_printed_numbers():
 
 
 def test_python_dash_m_nnext_exits_zero(tmp_path):
-    import nnext
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(nnext.__file__))))
+    env = child_env()  # `python -m nnext` runs the nnext under test
     proc = subprocess.run([sys.executable, "-m", "nnext"], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -87,13 +87,11 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    import nnext
+    from conftest import child_env
 
     # The kernel is a fresh process: make sure it imports the same nnext as this test run
-    # (an installed one, or this checkout's in-place build).
-    nnext_parent = os.path.dirname(os.path.dirname(os.path.abspath(nnext.__file__)))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (nnext_parent, os.environ.get("PYTHONPATH")) if p))
+    # (an editable install, a wheel, an installed sdist), with this interpreter's sys.path.
+    monkeypatch.setenv("PYTHONPATH", child_env()["PYTHONPATH"])
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     # The python3 kernelspec usually runs plain "python": let that be this interpreter (e.g. a venv's).
     monkeypatch.setenv("PATH", os.pathsep.join(

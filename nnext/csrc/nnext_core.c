@@ -201,10 +201,10 @@ static void poller_init(nn_poller *p, double flops_per_step)
     p->countdown = p->stride;
 }
 
-/* Non-zero when the loop must stop. */
+/* Non-zero when the loop must stop.  (A poll inside a step, which only large
+ * steps make, is seen by the loop right after that step.) */
 static int poller_tick(nn_poller *p)
 {
-    if (nn_poll_stopped()) return 1;
     if (--p->countdown > 0) return 0;
     p->countdown = p->stride;
     return nn_poll_due();

@@ -55,7 +55,8 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         const int64_t j1 = pe * g->align < g->N ? pe * g->align : g->N;
         if (j0 < j1) FN(run_cols)(g, j0, j1);
         if (g->nostop) continue;
-        if (part == 0 && nn_poll_due()) atomic_store_explicit(g->stop, 1, memory_order_relaxed);
+        if (p + step < p1 && part == 0 && nn_poll_due()) /* more to do: ask */
+            atomic_store_explicit(g->stop, 1, memory_order_relaxed);
         if (atomic_load_explicit(g->stop, memory_order_relaxed)) return;
     }
 }

@@ -21,6 +21,11 @@ enum { NN_ISA_BASE = 0, NN_ISA_AVX2 = 3 /* AVX2 + FMA */, NN_ISA_AVX512 = 4 };
 /* The level in use: the best the CPU has, capped by NNEXT_ISA; read once. */
 int nn_isa(void);
 
+/* nn_isa(), set when the library is loaded (a constructor), so that picking a
+ * variant costs one load of a plain int (the hot functions are called per
+ * step of tiny networks, where a function call would show). */
+extern int nn_isa_selected;
+
 /* name_S_isa: a function's variant for type suffix S and one instruction set. */
 #define NN_CAT3_(a, b, c) a##_##b##_##c
 #define NN_CAT3(a, b, c) NN_CAT3_(a, b, c)
@@ -29,9 +34,9 @@ int nn_isa(void);
  * a function designator, so that NN_ISA_PICK(f)(args) calls it. */
 #if NN_MULTI_ISA
 #define NN_ISA_PICK(name)                                                     \
-    (nn_isa() == NN_ISA_AVX512 ? NN_CAT3(name, S, avx512)                     \
-     : nn_isa() == NN_ISA_AVX2 ? NN_CAT3(name, S, avx2)                       \
-                               : NN_CAT3(name, S, base))
+    (nn_isa_selected == NN_ISA_AVX512 ? NN_CAT3(name, S, avx512)              \
+     : nn_isa_selected == NN_ISA_AVX2 ? NN_CAT3(name, S, avx2)                \
+                                      : NN_CAT3(name, S, base))
 #else
 #define NN_ISA_PICK(name) NN_CAT3(name, S, base)
 #endif

@@ -12,14 +12,15 @@
 static void FN(forward_z)(const nn_net *net, const T *params, T *const *acts, T *z, int64_t n)
 {
     const int L = net->n_layers;
-    for (int l = 0; l < L && !nn_poll_stopped(); l++) {
+    for (int l = 0; l < L; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         const T *weights = params + nn_weight_offset(net, l);
         const T *biases = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
         FN(nn_dense_forward)(acts[l + 1], acts[l], weights, biases, n, n_in, n_out);
         if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * n_out) * sizeof(T));
         FN(nn_activation_forward)(net->activations[l], acts[l + 1], n, n_out);
-        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
+        /* (a layer this small cannot have been stopped inside either) */
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return;
     }
 }
 
@@ -84,7 +85,7 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, c
     const int64_t k = net->sizes[L];
     if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
     FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
-    for (int l = L - 1; l >= 0 && !nn_poll_stopped(); l--) {
+    for (int l = L - 1; l >= 0; l--) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
         T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
@@ -94,7 +95,7 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, c
             if (errors) memcpy(deltas[l], errors[l], (size_t)(n * n_in) * sizeof(T));
             FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
         }
-        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return;
     }
 }
 
@@ -111,7 +112,7 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
         deltas[l] = (T *)ws->delta[(L - l) & 1]; /* layer l reads deltas[l+1]: ping-pong */
     }
     FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
-    if (nn_poll_stopped()) return NAN;
+    if ((double)n * (double)nn_param_count(net) >= NN_POLL_WORK && nn_poll_stopped()) return NAN;
     const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
                                           k, k, 1);
     FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
@@ -142,19 +143,21 @@ static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int l
         deltas[l] = l == L ? (T *)ws->delta[0] : d;
         if (l < L) d += n * net->sizes[l];
     }
+    /* as nn_gradients: a step this small cannot have been stopped inside */
+    const int pollable = (double)n * (double)nn_param_count(net) >= NN_POLL_WORK;
     FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
-    if (nn_poll_stopped()) return NAN;
+    if (pollable && nn_poll_stopped()) return NAN;
     const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
                                           k, k, 1);
     if (!isfinite(value)) return value;
     FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
-    for (int l = L - 1; l > 0 && !nn_poll_stopped(); l--) {
+    for (int l = L - 1; l > 0; l--) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], params + nn_weight_offset(net, l), deltas[l]);
         FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
-        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK) nn_poll_due();
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return NAN;
     }
-    if (nn_poll_stopped()) return NAN;
+    if (pollable && nn_poll_stopped()) return NAN; /* (an input delta stopped inside) */
     for (int l = L - 1; l >= 0; l--) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         const T *delta = deltas[l + 1];

@@ -41,6 +41,12 @@ int nn_isa(void)
     return level;
 }
 
+int nn_isa_selected = NN_ISA_BASE;
+
+#if NN_MULTI_ISA
+__attribute__((constructor)) static void select_isa(void) { nn_isa_selected = nn_isa(); }
+#endif
+
 /* ----------------------------------------------------------------- threads */
 
 /* A pool of n - 1 workers started on first use.  The caller runs part 0 of a

@@ -73,8 +73,9 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
     const int64_t n_state = nn_optimizer_state_blocks(cfg);
     const int kind = nn_optimizer_state_blocks(cfg); /* see FN(rule) */
     int64_t *order = bb->order;
+    const double step_work = (double)B * (double)P; /* multiply-adds of a forward pass */
     nn_poller poller;
-    poller_init(&poller, 6.0 * (double)B * (double)P);
+    poller_init(&poller, 6.0 * step_work);
 
     for (int64_t e = 0; e < cfg->n_epochs; e++) {
         const int64_t adam_step_at_start = cfg->adam_step;
@@ -106,14 +107,14 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
             } else if (kind == 0) { /* plain SGD: the update inside the backward pass */
                 loss = FN(sgd_step)(net, params, bb->ws, cfg->loss, xb, yb, b, (T)cfg->lr,
                                     bb->grads, bb->hidden);
-                if (nn_poll_stopped()) { /* before the updates: not taken; after: taken */
+                if (step_work >= NN_POLL_WORK && nn_poll_stopped()) { /* before any update */
                     interrupted = 1;
                     break;
                 }
                 finite = isfinite(loss);
             } else {
                 loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
-                if (nn_poll_stopped()) { /* mid-step: the step is not taken */
+                if (step_work >= NN_POLL_WORK && nn_poll_stopped()) { /* mid-step: not taken */
                     interrupted = 1;
                     break;
                 }

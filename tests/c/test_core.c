@@ -185,6 +185,64 @@ static void test_layout(void)
     CHECK(nn_workspace_new_f64(&zw, 4) == NULL, "workspace for invalid net");
     CHECK(nn_workspace_new_f32(&net, 0) == NULL, "workspace for max_batch 0");
     nn_workspace_free(NULL);
+    /* sizes whose parameter count (or a width) does not fit are refused (issue 11) */
+    int64_t huge[] = {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31};
+    nn_net hn = {2, huge, acts, 1};
+    CHECK(!nn_net_valid(&hn), "2^31-wide layers: 2^63 parameters");
+    int64_t wide[] = {3, NN_MAX_WIDTH + 1, 2};
+    nn_net wn = {2, wide, acts, 1};
+    CHECK(!nn_net_valid(&wn), "a width past NN_MAX_WIDTH");
+    int64_t fits[] = {1 << 20, 1 << 20, 1};
+    nn_net fn = {2, fits, acts, 1};
+    CHECK(nn_net_valid(&fn) && nn_param_count(&fn) == ((int64_t)1 << 40) + (1 << 20) + (1 << 20) + 1,
+          "2^20-wide layers fit");
+    CHECK(nn_workspace_new_f64(&fn, (int64_t)1 << 62) == NULL, "a workspace of 2^62 rows");
+}
+
+/* The poll scope (nn_poll_begin/end): a poll that says stop at once makes
+ * predict, loss and gradients stop early, and nn_poll_end report it. */
+static int poll_now(void *ctx)
+{
+    ++*(int *)ctx;
+    return 1;
+}
+
+static void test_poll_scope(void)
+{
+    int64_t sizes[] = {64, 1024, 1};
+    int acts[] = {NN_RELU, NN_LINEAR};
+    nn_net net = {2, sizes, acts, 1};
+    const int64_t n = 4096, P = nn_param_count(&net);
+    double *params = xmalloc((size_t)P * sizeof(double)), *X = xmalloc((size_t)(n * 64) * sizeof(double));
+    double *Y = xmalloc((size_t)n * sizeof(double)), *out = xmalloc((size_t)n * sizeof(double));
+    double *grads = xmalloc((size_t)P * sizeof(double));
+    for (int64_t i = 0; i < P; i++) params[i] = srand_(0.1);
+    for (int64_t i = 0; i < n * 64; i++) X[i] = srand_(1);
+    for (int64_t i = 0; i < n; i++) Y[i] = srand_(1);
+    nn_workspace *ws = nn_workspace_new_f64(&net, 256), *big = nn_workspace_new_f64(&net, n);
+    int calls = 0;
+    /* the first poll comes after ~50 ms: wait that long inside the scope */
+    nn_poll_begin(poll_now, &calls);
+    for (int rep = 0; rep < 1000 && !calls; rep++) nn_predict_f64(&net, params, ws, X, n, out);
+    CHECK(nn_poll_end() == 1 && calls == 1, "predict polled (%d calls) and stopped", calls);
+    calls = 0;
+    nn_poll_begin(poll_now, &calls);
+    for (int rep = 0; rep < 1000 && !calls; rep++)
+        nn_gradients_f64(&net, params, big, NN_MSE, X, Y, n, grads);
+    CHECK(nn_poll_end() == 1 && calls == 1, "gradients polled (%d calls) and stopped", calls);
+    CHECK(nn_poll_end() == 0, "a scope ends once");
+    /* without a scope nothing polls, and the results are complete */
+    nn_predict_f64(&net, params, ws, X, n, out);
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) finite &= isfinite(out[i]) != 0;
+    CHECK(finite, "predict outside a scope");
+    nn_workspace_free(ws);
+    nn_workspace_free(big);
+    free(params);
+    free(X);
+    free(Y);
+    free(out);
+    free(grads);
 }
 
 /* predict and forward against the naive loops; chunking over the workspace. */
@@ -860,6 +918,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
     test_layout();
+    test_poll_scope();
     test_shapes();
     test_forward(quick ? 12 : 60);
     test_activation_edges();

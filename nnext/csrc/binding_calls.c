@@ -1,0 +1,335 @@
+/* Engine's calls into the core (see binding.h). */
+#include "binding.h"
+
+/* ------------------------------------------------------------ engine: calls */
+
+int engine_ready(EngineObject *self)
+{
+    if (!self->params) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine was not initialised");
+        return -1;
+    }
+    return 0;
+}
+
+void *params_data(EngineObject *self) { return PyArray_DATA(self->params); }
+
+/* -1 with RuntimeError when another thread is inside a call on this engine. */
+int engine_idle(EngineObject *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this network is in use by another thread; use one network per thread "
+                        "or call Network methods, which serialise access");
+        return -1;
+    }
+    return 0;
+}
+
+/* Bumped by _interrupt_all(): every running call stops with KeyboardInterrupt
+ * (Ctrl-C reaches only the main thread; sweep's worker threads need this). */
+atomic_ulong interrupt_generation;
+
+/* The poll (nnext_runtime.h): take the GIL for a moment, look for Ctrl-C and
+ * for _interrupt_all(); non-zero, with the exception set, to stop. */
+int poll_signals(void *ctx)
+{
+    core_call *c = ctx;
+    PyEval_RestoreThread(c->ts);
+    int stop = PyErr_CheckSignals() != 0;
+    if (!stop && atomic_load(&interrupt_generation) != c->generation) {
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        stop = 1;
+    }
+    c->ts = PyEval_SaveThread();
+    return stop;
+}
+
+/* The one GIL rule: a call into the core takes the busy flag, and releases the
+ * GIL when its work (multiply-adds, roughly) is above GIL_RELEASE_WORK; only
+ * then does it poll for Ctrl-C (the poll needs the GIL released).  -1 with an
+ * exception when the engine is busy. */
+int core_begin(EngineObject *self, double work, core_call *call)
+{
+    call->ts = NULL;
+    if (engine_idle(self) < 0) return -1;
+    self->busy = 1;
+    if (work > GIL_RELEASE_WORK) {
+        call->generation = atomic_load(&interrupt_generation);
+        call->ts = PyEval_SaveThread();
+        nn_poll_begin(poll_signals, call);
+    }
+    return 0;
+}
+
+/* Ends the call; -1 with the poll's exception (KeyboardInterrupt) when it was
+ * interrupted. */
+int core_end(EngineObject *self, core_call *call)
+{
+    int interrupted = 0;
+    if (call->ts) {
+        interrupted = nn_poll_end();
+        PyEval_RestoreThread(call->ts);
+    }
+    self->busy = 0;
+    if (interrupted && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    return interrupted ? -1 : 0;
+}
+
+/* The multiply-adds of one pass over n rows. */
+double work_of(const EngineObject *self, npy_intp n)
+{
+    return (double)n * (double)self->n_params;
+}
+
+/* The one workspace policy: up to CHUNK_ROWS rows, the engine's cached one;
+ * more, one made for the call (*owned = 1: the caller frees it). */
+nn_workspace *engine_workspace(EngineObject *self, int64_t rows, int *owned)
+{
+    *owned = rows > CHUNK_ROWS;
+    if (*owned) {
+        nn_workspace *ws = self->ops->workspace_new(&self->net, rows);
+        if (!ws) PyErr_NoMemory();
+        return ws;
+    }
+    if (!self->ws) self->ws = self->ops->workspace_new(&self->net, CHUNK_ROWS);
+    if (!self->ws) PyErr_NoMemory();
+    return self->ws;
+}
+
+int check_loss_code(int loss)
+{
+    if (loss < 0 || loss >= NN_N_LOSSES) {
+        PyErr_Format(PyExc_ValueError, "loss code must be in 0..%d, got %d", NN_N_LOSSES - 1,
+                     loss);
+        return -1;
+    }
+    return 0;
+}
+
+/* data as validated for this engine (a Data made by engine.data()). */
+DataObject *as_data(EngineObject *self, PyObject *data)
+{
+    PyObject *mod = PyType_GetModule(Py_TYPE(self));
+    module_state *st = mod ? PyModule_GetState(mod) : NULL;
+    if (!st) return NULL;
+    if (!PyObject_TypeCheck(data, (PyTypeObject *)st->data_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a Data object from Engine.data(X, y), got %R",
+                     (PyObject *)Py_TYPE(data));
+        return NULL;
+    }
+    DataObject *d = (DataObject *)data;
+    if (d->typenum != self->typenum || d->n_in != self->sizes[0] ||
+        d->n_out != self->sizes[self->net.n_layers]) {
+        PyErr_SetString(PyExc_ValueError, "this Data was validated for another network's "
+                                          "shape or dtype");
+        return NULL;
+    }
+    return d;
+}
+
+/* data(X, Y) -> Data: X (n, n_in) and Y (n, n_out) validated together, once. */
+PyObject *engine_data(EngineObject *self, PyObject *args)
+{
+    PyObject *X_obj, *Y_obj;
+    if (!PyArg_ParseTuple(args, "OO", &X_obj, &Y_obj) || engine_ready(self) < 0) return NULL;
+    PyObject *mod = PyType_GetModule(Py_TYPE(self));
+    module_state *st = mod ? PyModule_GetState(mod) : NULL;
+    if (!st) return NULL;
+    const int L = self->net.n_layers;
+    PyArrayObject *X = to_matrix(self, X_obj, self->sizes[0], "X", 0, NULL);
+    if (!X) return NULL;
+    PyArrayObject *Y = to_matrix(self, Y_obj, self->sizes[L], "y", 0, NULL);
+    if (!Y) {
+        Py_DECREF(X);
+        return NULL;
+    }
+    if (PyArray_DIM(X, 0) != PyArray_DIM(Y, 0)) {
+        PyObject *xs = shape_of(X), *ys = xs ? shape_of(Y) : NULL;
+        if (ys)
+            PyErr_Format(PyExc_ValueError, "X and y must have the same number of rows, got X "
+                         "shape %R and y shape %R", xs, ys);
+        Py_XDECREF(xs);
+        Py_XDECREF(ys);
+        Py_DECREF(X);
+        Py_DECREF(Y);
+        return NULL;
+    }
+    DataObject *d = PyObject_New(DataObject, (PyTypeObject *)st->data_type);
+    if (!d) {
+        Py_DECREF(X);
+        Py_DECREF(Y);
+        return NULL;
+    }
+    d->X = X; /* references handed over */
+    d->Y = Y;
+    d->typenum = self->typenum;
+    d->n_in = self->sizes[0];
+    d->n_out = self->sizes[L];
+    return (PyObject *)d;
+}
+
+/* predict(X) -> output (n, n_out), or (n_out,) for a 1-D X. */
+PyObject *engine_predict(EngineObject *self, PyObject *X_obj)
+{
+    if (engine_ready(self) < 0) return NULL;
+    const int L = self->net.n_layers;
+    int was_1d, owned;
+    PyArrayObject *X = to_matrix(self, X_obj, self->sizes[0], "X", 1, &was_1d);
+    if (!X) return NULL;
+    const npy_intp n = PyArray_DIM(X, 0);
+    npy_intp dims[2] = {n, self->sizes[L]};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(was_1d ? 1 : 2, was_1d ? dims + 1 : dims,
+                                                            self->typenum);
+    core_call call;
+    nn_workspace *ws = out ? engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned) : NULL;
+    if (!ws || core_begin(self, work_of(self, n), &call) < 0) {
+        Py_DECREF(X);
+        Py_XDECREF(out);
+        return NULL;
+    }
+    self->ops->predict(&self->net, params_data(self), ws, PyArray_DATA(X), n, PyArray_DATA(out));
+    Py_DECREF(X);
+    if (core_end(self, &call) < 0) Py_CLEAR(out);
+    return (PyObject *)out;
+}
+
+/* A list of L + 1 new (n, sizes[l]) arrays; data pointers into ptrs.  Entry 0 is
+ * left as None (with a NULL pointer) when skip_first. */
+PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, void **ptrs)
+{
+    const int L = self->net.n_layers;
+    PyObject *list = PyList_New(L + 1);
+    if (!list) return NULL;
+    for (int l = 0; l <= L; l++) {
+        if (l == 0 && skip_first) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(list, 0, Py_None);
+            ptrs[0] = NULL;
+            continue;
+        }
+        npy_intp dims[2] = {n, self->sizes[l]};
+        PyObject *a = PyArray_SimpleNew(2, dims, self->typenum);
+        if (!a) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, l, a);
+        ptrs[l] = PyArray_DATA((PyArrayObject *)a);
+    }
+    return list;
+}
+
+/* forward(X) -> [l0, l1, ..., lL], each 2-D (n, sizes[l]); l0 a copy of X. */
+PyObject *engine_forward(EngineObject *self, PyObject *X_obj)
+{
+    if (engine_ready(self) < 0) return NULL;
+    PyArrayObject *X = to_matrix(self, X_obj, self->sizes[0], "X", 1, NULL);
+    if (!X) return NULL;
+    const npy_intp n = PyArray_DIM(X, 0);
+    void *acts[NN_MAX_LAYERS + 1];
+    PyObject *list = new_layer_arrays(self, n, 0, acts);
+    core_call call;
+    if (!list || core_begin(self, work_of(self, n), &call) < 0) {
+        Py_DECREF(X);
+        Py_XDECREF(list);
+        return NULL;
+    }
+    memcpy(acts[0], PyArray_DATA(X), (size_t)PyArray_NBYTES(X));
+    self->ops->forward(&self->net, params_data(self), acts, n);
+    Py_DECREF(X);
+    if (core_end(self, &call) < 0) Py_CLEAR(list);
+    return list;
+}
+
+/* The arguments (data, loss_code) of the loss-based calls, checked; NULL with
+ * an exception when they are not right for this engine. */
+DataObject *data_and_loss(EngineObject *self, PyObject *args, int *loss)
+{
+    PyObject *data_obj;
+    if (!PyArg_ParseTuple(args, "Oi", &data_obj, loss) || engine_ready(self) < 0 ||
+        check_loss_code(*loss) < 0)
+        return NULL;
+    return as_data(self, data_obj);
+}
+
+/* loss(data, loss_code) -> float: the loss over the whole set. */
+PyObject *engine_loss(EngineObject *self, PyObject *args)
+{
+    int loss, owned;
+    DataObject *d = data_and_loss(self, args, &loss);
+    if (!d) return NULL;
+    const npy_intp n = PyArray_DIM(d->X, 0);
+    core_call call;
+    nn_workspace *ws = engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned);
+    if (!ws || core_begin(self, work_of(self, n), &call) < 0) return NULL;
+    const double value = self->ops->loss_value(&self->net, params_data(self), ws, loss,
+                                               PyArray_DATA(d->X), PyArray_DATA(d->Y), n);
+    if (core_end(self, &call) < 0) return NULL;
+    return PyFloat_FromDouble(value);
+}
+
+/* gradients(data, loss_code) -> (loss, grads (n_params,)). */
+PyObject *engine_gradients(EngineObject *self, PyObject *args)
+{
+    int loss, owned;
+    DataObject *d = data_and_loss(self, args, &loss);
+    if (!d) return NULL;
+    const npy_intp n = PyArray_DIM(d->X, 0);
+    npy_intp size = self->n_params;
+    PyArrayObject *grads = (PyArrayObject *)PyArray_SimpleNew(1, &size, self->typenum);
+    if (!grads) return NULL;
+    nn_workspace *ws = engine_workspace(self, n, &owned);
+    core_call call;
+    if (!ws || core_begin(self, 3 * work_of(self, n), &call) < 0) {
+        if (ws && owned) nn_workspace_free(ws);
+        Py_DECREF(grads);
+        return NULL;
+    }
+    const double value = self->ops->gradients(&self->net, params_data(self), ws, loss,
+                                              PyArray_DATA(d->X), PyArray_DATA(d->Y), n,
+                                              PyArray_DATA(grads));
+    if (owned) nn_workspace_free(ws);
+    if (core_end(self, &call) < 0) {
+        Py_DECREF(grads);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("dO", value, (PyObject *)grads);
+    Py_DECREF(grads);
+    return result;
+}
+
+/* trace(data, loss_code) -> (acts, errors, deltas, grads): one forward and backward
+ * pass over all rows.  acts[l] (n, sizes[l]) for l = 0..L; errors[l] = dL/da_l and
+ * deltas[l] = dL/dz_l for l = 1..L (entry 0 is None); grads (n_params,). */
+PyObject *engine_trace(EngineObject *self, PyObject *args)
+{
+    int loss;
+    DataObject *d = data_and_loss(self, args, &loss);
+    if (!d) return NULL;
+    const npy_intp n = PyArray_DIM(d->X, 0);
+    void *acts[NN_MAX_LAYERS + 1], *errors[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
+    PyObject *result = NULL, *grads = NULL;
+    PyObject *acts_list = new_layer_arrays(self, n, 0, acts);
+    PyObject *errors_list = acts_list ? new_layer_arrays(self, n, 1, errors) : NULL;
+    PyObject *deltas_list = errors_list ? new_layer_arrays(self, n, 1, deltas) : NULL;
+    if (deltas_list) {
+        npy_intp size = self->n_params;
+        grads = PyArray_SimpleNew(1, &size, self->typenum);
+    }
+    core_call call;
+    if (!grads || core_begin(self, 3 * work_of(self, n), &call) < 0) goto done;
+    memcpy(acts[0], PyArray_DATA(d->X), (size_t)PyArray_NBYTES(d->X));
+    self->ops->forward(&self->net, params_data(self), acts, n);
+    self->ops->backward(&self->net, params_data(self), (const void *const *)acts,
+                        PyArray_DATA(d->Y), n, loss, errors, deltas,
+                        PyArray_DATA((PyArrayObject *)grads));
+    if (core_end(self, &call) < 0) goto done;
+    result = PyTuple_Pack(4, acts_list, errors_list, deltas_list, grads);
+done:
+    Py_XDECREF(acts_list);
+    Py_XDECREF(errors_list);
+    Py_XDECREF(deltas_list);
+    Py_XDECREF(grads);
+    return result;
+}
