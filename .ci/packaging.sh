@@ -132,6 +132,13 @@ copy_tests "$WORK/wheel-tests"
     echo "wheel's suite: $(took "$t")"
 )
 
+stage "mypy --strict on a typed user script, against the installed wheel (py.typed)"
+"$WORK/venv-wheel/bin/python" -m pip install --quiet mypy
+(
+    cd "$WORK/wheel-tests"
+    "$WORK/venv-wheel/bin/python" -m mypy --strict --no-incremental tests/typing/user_script.py
+)
+
 stage "the sdist: pip install nnext-*.tar.gz in a fresh venv (compiles)"
 t=$(now)
 "$PY" -m venv "$WORK/venv-sdist"

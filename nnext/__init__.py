@@ -23,7 +23,7 @@ from . import _checks
 from .history import History
 
 
-def set_num_threads(n=None):
+def set_num_threads(n: "int | None" = None) -> None:
     """Threads nnext uses for large matrix products (about 2 MFLOP and more; small
     networks always run on one thread).  ``None`` or 0 restores the default: the
     ``NNEXT_NUM_THREADS`` environment variable, else the number of CPUs."""
@@ -33,7 +33,7 @@ def set_num_threads(n=None):
     _core.set_num_threads(n)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads nnext uses for large matrix products."""
     return _core.get_num_threads()
 from .diagnostics import GradientCheck

@@ -173,3 +173,50 @@ def targets(y, loss, k):
             return y_arr.reshape(-1, 1)
         raise ValueError(f"y must be 2-D (n_samples, {k}) for a network with {k} outputs, got shape {y_arr.shape}")
     return y_arr
+
+
+def verbosity(verbose):
+    """fit's verbose: True (every epoch, 1), False (0) or an int k >= 0 (every k epochs)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return integer(verbose, "verbose (True, False or every how many epochs)", 0)
+
+
+#: Learning-rate schedules by name (a callable of the epoch is also taken).
+LR_SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+def lr_schedule(schedule, lr, power_t, epochs, n):
+    """Each epoch's learning rate as a float64 array, or None when it is `lr`
+    throughout or set as training goes ('constant', 'adaptive').  Epoch e of
+    'invscaling' runs with lr / (e*n + 1)**power_t (scikit-learn's, t being
+    the rows seen plus one); a callable gives epoch e's rate."""
+    if callable(schedule):
+        lrs = np.empty(epochs, dtype=np.float64)
+        for e in range(epochs):
+            lrs[e] = real(schedule(e), f"lr_schedule({e})", low=0)
+        return lrs
+    choice(schedule, LR_SCHEDULES, "lr_schedule (or a callable of the epoch)")
+    if schedule != "invscaling":
+        return None
+    t = np.arange(epochs, dtype=np.float64) * n + 1
+    return lr / t ** power_t
+
+
+class Adaptive:
+    """scikit-learn's 'adaptive' rate: divided by 5 each time the epoch loss
+    has not fallen below the best by tol for more than n_iter_no_change
+    epochs in a row.  step(loss) takes an epoch's loss and returns the rate
+    for the next epoch."""
+
+    def __init__(self, lr, tol=1e-4, n_iter_no_change=10):
+        self.lr, self.tol, self.patience = lr, tol, n_iter_no_change
+        self.best, self.count = math.inf, 0
+
+    def step(self, loss):
+        self.count = self.count + 1 if loss > self.best - self.tol else 0
+        self.best = min(self.best, loss)
+        if self.count > self.patience:
+            self.lr /= 5.0
+            self.count = 0
+        return self.lr

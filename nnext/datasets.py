@@ -18,7 +18,10 @@ import tempfile
 import urllib.request
 import zlib
 
+from typing import Any, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["load_idx", "load_mnist"]
 
@@ -107,7 +110,7 @@ def _read_idx(f, where, size=None):
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
-def load_idx(path):
+def load_idx(path: Union[str, "os.PathLike[str]"]) -> NDArray[Any]:
     """Read an IDX file (the MNIST format), gzip-compressed or raw, into an array.
 
     The file is recognised by its first bytes (``1f 8b``: gzip), not by its
@@ -181,7 +184,7 @@ FASHION_LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def default_cache_dir():
+def default_cache_dir() -> str:
     """``$XDG_CACHE_HOME/nnext``, else ``~/.cache/nnext``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "nnext")
@@ -260,7 +263,10 @@ def _fetch(kind, folder, base_urls, sha256):
             raise OSError(f"could not download {kind} file {fname}: " + "; ".join(errors))
 
 
-def load_mnist(kind="mnist", path=None, download=False, cache_dir=None, base_url=None, sha256=None):
+def load_mnist(kind: str = "mnist", path: Optional[str] = None, download: bool = False,
+               cache_dir: Optional[str] = None, base_url: Union[None, str, Sequence[str]] = None,
+               sha256: Optional[dict] = None
+               ) -> Tuple[Tuple[NDArray[Any], NDArray[Any]], Tuple[NDArray[Any], NDArray[Any]]]:
     """MNIST or Fashion-MNIST as ``(X_train, y_train), (X_test, y_test)``.
 
     ``X_*`` are ``uint8`` arrays of shape ``(n, 784)``: one 28x28 image per

@@ -4,6 +4,8 @@
 module holds their machinery so that network.py stays about training.
 """
 
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
 
 from . import _checks
@@ -37,7 +39,8 @@ class GradientCheck:
         How many parameters were checked (at least one).
     """
 
-    def __init__(self, layers, tolerance, n_checked, dtype):
+    def __init__(self, layers: List[Dict[str, Any]], tolerance: float, n_checked: int,
+                 dtype: str) -> None:
         self.layers = layers
         self.tolerance = tolerance
         self.n_checked = n_checked
@@ -45,15 +48,15 @@ class GradientCheck:
         self.max_error = max(max(v for v in (r["weights"], r["biases"]) if v is not None) for r in layers)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """Whether every checked parameter agrees within `tolerance` (a NaN or
         infinite gradient never does)."""
         return bool(self.max_error <= self.tolerance)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.ok
 
-    def report(self):
+    def report(self) -> str:
         """A readable table of the worst relative error per layer."""
         lines = [f"Gradient check ({self.n_checked} parameters, analytic in {self.dtype} vs central "
                  f"differences in float64, tolerance {self.tolerance:.0e})",
@@ -66,7 +69,7 @@ class GradientCheck:
 
     __str__ = report
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"GradientCheck(max_error={self.max_error:.3g}, ok={self.ok})"
 
 

@@ -22,6 +22,8 @@ PyTorch and ONNX are optional: they are imported inside these functions only, ne
 
 import os
 
+from typing import Any, Optional, Union
+
 import numpy as np
 
 __all__ = ["to_torch", "from_torch", "to_onnx", "ONNX_OPSET"]
@@ -63,7 +65,7 @@ def _check_network(net, what="net"):
 
 # ------------------------------------------------------------------ PyTorch
 
-def to_torch(net):
+def to_torch(net: Any) -> Any:
     """The network as a ``torch.nn.Sequential``, in the network's dtype (on the CPU).
 
     One ``Linear(n_in, n_out, bias=net.bias)`` per layer, with ``weight = W.T`` and
@@ -119,7 +121,7 @@ def _activation_of(module, nn):
     return None, None
 
 
-def from_torch(module, dtype=None):
+def from_torch(module: Any, dtype: Any = None) -> Any:
     """A `Network` with the layers and parameters (copied) of a ``torch.nn.Sequential``.
 
     The Sequential holds ``Linear`` layers, each optionally followed by one activation
@@ -273,7 +275,7 @@ def _onnx_model(net, onnx):
     return model
 
 
-def to_onnx(net, path):
+def to_onnx(net: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     """Write the network's forward pass as an ONNX model to ``path``; returns the path.
 
     The model targets opset 17 (`ONNX_OPSET`, IR version 8).  Input ``"X"`` has shape

@@ -1,6 +1,9 @@
 """`History`: what a call to `Network.fit` recorded."""
 
+from typing import Any, Dict, List, Optional
+
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["History"]
 
@@ -29,9 +32,14 @@ class History:
         (the weights at that moment) and ``b0`` ... (biases, when present).
     trace_epochs : ndarray of int
         The epochs at which `trace` was recorded (before that epoch's update).
+    network : Network or None
+        The network that was trained.  Attributes a History does not have are
+        looked up on it, so that a fit chains as in scikit-learn:
+        ``net.fit(X, y).predict(X)``, ``net.fit(X, y).fit(X, y, epochs=5)``.
     """
 
-    def __init__(self):
+    def __init__(self, network: Any = None) -> None:
+        self.network = network
         self._loss = []
         self._pending = []  # arrays of epoch losses not yet turned into floats
         self.val_loss = []
@@ -41,6 +49,14 @@ class History:
         self._trace_rows = []  # one dict of arrays per recorded epoch
         self._trace_cache = None
 
+    def __getattr__(self, name: str) -> Any:
+        # only for names a History lacks; never for private names (pickling
+        # and copying probe those before __init__ has run)
+        network = self.__dict__.get("network")
+        if name.startswith("_") or network is None:
+            raise AttributeError(f"'History' object has no attribute {name!r}")
+        return getattr(network, name)
+
     def _extend(self, losses):
         # a copy, made into floats only when read: for a tiny network a Python
         # float per epoch costs about as much as the epoch itself
@@ -48,7 +64,7 @@ class History:
             self._pending.append(np.array(losses, dtype=np.float64))
 
     @property
-    def loss(self):
+    def loss(self) -> List[float]:
         if self._pending:
             for chunk in self._pending:
                 self._loss.extend(chunk.tolist())
@@ -56,7 +72,7 @@ class History:
         return self._loss
 
     @loss.setter
-    def loss(self, values):
+    def loss(self, values: List[float]) -> None:
         self._loss = list(values)
         self._pending = []
 
@@ -66,7 +82,7 @@ class History:
         self._trace_cache = None
 
     @property
-    def trace(self):
+    def trace(self) -> Dict[str, NDArray[Any]]:
         if self._trace_cache is None:
             if not self._trace_rows:
                 self._trace_cache = {}
@@ -76,18 +92,18 @@ class History:
         return self._trace_cache
 
     @property
-    def trace_epochs(self):
+    def trace_epochs(self) -> NDArray[Any]:
         return np.asarray(self._trace_epochs, dtype=np.int64)
 
     @property
-    def epochs(self):
+    def epochs(self) -> int:
         """Number of completed epochs."""
         return len(self.loss)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.loss)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         """The record as a dict of arrays: ``loss``, ``val_loss`` (when
         recorded), ``trace_epochs`` and one entry per traced variable
         (``trace/l1``, ``trace/syn0``, ...)."""
@@ -99,7 +115,7 @@ class History:
             out.update({f"trace/{k}": v for k, v in self.trace.items()})
         return out
 
-    def plot(self, ax=None, logy=True):
+    def plot(self, ax: Any = None, logy: bool = True) -> Any:
         """Plot the loss (and validation loss) per epoch with matplotlib; returns the Axes."""
         try:
             import matplotlib.pyplot as plt
@@ -121,7 +137,7 @@ class History:
         ax.legend()
         return ax
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not self.loss:
             return "History(epochs=0)"
         extra = f", val_loss: {self.val_loss[-1]:.6g}" if self.val_loss else ""

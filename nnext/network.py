@@ -2,18 +2,30 @@
 (nnext._core).  Argument checks live in `_checks`, files in `_files`, the
 gradient check and summary in `diagnostics`."""
 
+from __future__ import annotations
+
 import math
 import os
 import threading
 import time
 import weakref
 from contextlib import nullcontext
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _checks, _core, _files
 from ._checks import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
 from .history import History
+
+if TYPE_CHECKING:
+    from .diagnostics import GradientCheck
+
+#: What a seed may be: None, an int, or a numpy generator.
+Seed = Union[None, int, np.random.RandomState, np.random.Generator]
+#: An activation name for every layer, or one per layer.
+Activation = Union[str, Sequence[str]]
 
 __all__ = ["Network", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS"]
 
@@ -109,7 +121,8 @@ class Network:
     [0.0, 1.0, 1.0, 0.0]
     """
 
-    def __init__(self, sizes, activation="sigmoid", bias=True, dtype="float64", init="uniform", seed=None):
+    def __init__(self, sizes: Sequence[int], activation: Activation = "sigmoid", bias: bool = True,
+                 dtype: DTypeLike = "float64", init: str = "uniform", seed: Seed = None) -> None:
         sizes = _checks.check_sizes(sizes)
         names = _checks.check_activations(activation, len(sizes) - 1)
         bias = _checks.boolean(bias, "bias")
@@ -145,7 +158,8 @@ class Network:
     # ---------------------------------------------------------- construction
 
     @classmethod
-    def from_weights(cls, weights, biases=None, activation="sigmoid", dtype=None):
+    def from_weights(cls, weights: Sequence[ArrayLike], biases: Optional[Sequence[ArrayLike]] = None,
+                     activation: Activation = "sigmoid", dtype: Optional[DTypeLike] = None) -> "Network":
         """A network with the given parameters (copied).
 
         ``weights[i]`` has shape ``(n_in, n_out)``; ``biases[i]`` shape ``(n_out,)``,
@@ -196,54 +210,54 @@ class Network:
     # ------------------------------------------------------------ properties
 
     @property
-    def weights(self):
+    def weights(self) -> List[NDArray[Any]]:
         """Weight matrices ``[(sizes[0], sizes[1]), ...]``: views of the network's
         own parameters, so ``net.weights[0][:] = 0`` changes the network.
         Assigning a list copies it in (shapes must match)."""
         return list(self._weights)
 
     @weights.setter
-    def weights(self, values):
+    def weights(self, values: Sequence[ArrayLike]) -> None:
         with self._lock:
             self._assign(list(values), list(self._biases) if self._bias else None)
 
     @property
-    def biases(self):
+    def biases(self) -> Optional[List[NDArray[Any]]]:
         """Bias vectors ``[(sizes[1],), ...]`` (views, like `weights`), or None for
         a network built with ``bias=False``."""
         return list(self._biases) if self._bias else None
 
     @biases.setter
-    def biases(self, values):
+    def biases(self, values: Optional[Sequence[ArrayLike]]) -> None:
         with self._lock:
             self._assign(list(self._weights), None if values is None else list(values))
 
     @property
-    def sizes(self):
+    def sizes(self) -> List[int]:
         """Layer widths including the input."""
         return list(self._sizes)
 
     @property
-    def activations(self):
+    def activations(self) -> List[str]:
         """Activation name of each weight layer."""
         return list(self._activations)
 
     @property
-    def bias(self):
+    def bias(self) -> bool:
         """Whether the layers have biases."""
         return self._bias
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         """The numpy dtype of the weights and of all arithmetic."""
         return self._dtype
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """Number of trainable numbers (weights and biases)."""
         return self._params.size
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = self._activations
         act = repr(acts[0]) if len(set(acts)) == 1 else repr(acts)
         return (f"Network(sizes={self._sizes}, activation={act}, bias={self._bias}, "
@@ -251,7 +265,7 @@ class Network:
 
     # ------------------------------------------------------------- inference
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Network output for ``X`` of shape ``(n, n_in)`` -> ``(n, n_out)``; a
         1-D ``x`` of shape ``(n_in,)`` gives ``(n_out,)``.
 
@@ -261,7 +275,7 @@ class Network:
         with self._lock:
             return self._engine.predict(X)
 
-    def feedforward(self, x):
+    def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
         with self._lock:
@@ -270,7 +284,7 @@ class Network:
             return float(out[0])
         return out
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> List[NDArray[Any]]:
         """Every layer's output ``[l0, l1, ..., lL]`` for ``X`` (``l0`` is ``X``
         itself in the network's dtype), Trask's names.  A 1-D ``x`` gives 1-D
         layers."""
@@ -280,13 +294,14 @@ class Network:
             layers = [a[0] for a in layers]
         return layers
 
-    def loss(self, X, y, loss="mse"):
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> float:
         """The loss of the network on ``(X, y)`` (see `fit` for the losses)."""
         code, data = self.prepare(X, y, loss)
         with self._lock:
             return self._engine.loss(data, code)
 
-    def gradients(self, X, y, loss="mse"):
+    def gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse"
+                  ) -> Tuple[List[NDArray[Any]], Optional[List[NDArray[Any]]]]:
         """The gradient of ``loss`` at the current weights, over all of ``(X, y)``.
 
         Returns ``(dW, db)``: lists shaped like `weights` and `biases`
@@ -298,7 +313,7 @@ class Network:
         dW, db = self._views(grads)
         return dW, (db if self._bias else None)
 
-    def prepare(self, X, y, loss="mse"):
+    def prepare(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> Tuple[int, Any]:
         """``(X, y)`` checked and converted once for this network and ``loss``:
         returns ``(loss_code, data)`` for the engine's loss-based calls
         (documented internal interface, used by `diagnostics`)."""
@@ -310,15 +325,17 @@ class Network:
                 raise ValueError(f"loss 'bce' needs targets in [0, 1], got values from {Y.min()} to {Y.max()}")
         return code, data
 
-    def loss_of(self, code, data):
+    def loss_of(self, code: int, data: Any) -> float:
         """The loss on data from `prepare` (documented internal interface)."""
         with self._lock:
             return self._engine.loss(data, code)
 
     # ----------------------------------------------------------- inspection
 
-    def check_gradients(self, X, y, loss="mse", gradients=None, eps=1e-6, samples=None, seed=0,
-                        tolerance=None):
+    def check_gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
+                        gradients: Optional[Tuple[Sequence[ArrayLike], Optional[Sequence[ArrayLike]]]] = None,
+                        eps: float = 1e-6, samples: Optional[int] = None, seed: int = 0,
+                        tolerance: Optional[float] = None) -> "GradientCheck":
         """Compare the gradient with central finite differences computed in float64.
 
         Parameters
@@ -346,7 +363,8 @@ class Network:
         return check_gradients(self, X, y, loss, gradients=gradients, eps=eps, samples=samples,
                                seed=seed, tolerance=tolerance)
 
-    def summary(self, loss=None, batch_size=None, lr=None, file=None):
+    def summary(self, loss: Optional[str] = None, batch_size: Optional[int] = None,
+                lr: Optional[float] = None, file: Optional[IO[str]] = None) -> None:
         """Print the layers (shapes, parameter counts, activations) and, given a
         loss, its formula and gradient scale: with ``batch_size`` and ``lr`` it
         shows how far one step moves compared with ``"sse"``, e.g. why
@@ -356,10 +374,18 @@ class Network:
 
     # -------------------------------------------------------------- training
 
-    def fit(self, X, y, epochs=1, lr=0.1, loss="mse", batch_size=None, shuffle=False, seed=None,
-            optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, verbose=0, callback=None,
-            progress=False, validation_data=None, early_stopping=None, trace_every=None):
-        """Train on ``(X, y)`` from the current weights; returns a `History`.
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, lr: float = 0.1, loss: str = "mse",
+            batch_size: Optional[int] = None, shuffle: bool = False, seed: Seed = None,
+            optimizer: str = "sgd", momentum: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
+            eps: float = 1e-8, verbose: Union[bool, int] = 0,
+            callback: Optional[Callable[[int, "Network", float], Optional[bool]]] = None,
+            progress: bool = False, validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+            early_stopping: Optional[int] = None, trace_every: Optional[int] = None,
+            l2: float = 0.0, l1: float = 0.0, nesterov: bool = False,
+            lr_schedule: Union[str, Callable[[int], float]] = "constant",
+            power_t: float = 0.5) -> History:
+        """Train on ``(X, y)`` from the current weights; returns a `History`
+        (which also forwards to the network: ``net.fit(X, y).predict(X)``).
 
         Parameters
         ----------
@@ -389,9 +415,28 @@ class Network:
             SGD with optional ``momentum`` (v = momentum*v - lr*g; w += v), or
             Adam (``beta1``, ``beta2``, ``eps``).  Optimizer state carries over
             to the next fit with the same optimizer.
-        verbose : int
-            k > 0 prints ``Epoch %d loss: %.3f`` every k epochs (0-based epoch,
-            loss over the whole training set after that epoch).
+        nesterov : bool
+            With ``"sgd"`` and momentum: Nesterov's momentum (v = momentum*v -
+            lr*g; w += momentum*v - lr*g, scikit-learn's form).
+        l2, l1 : float
+            Regularisation of the weights (not the biases), added at every
+            step: the batch loss gains ``l2/2 * sum(W**2) + l1 * sum(|W|)``,
+            the gradient ``l2*W + l1*sign(W)``; `History.loss` includes it.
+        lr_schedule : "constant", "invscaling", "adaptive" or callable
+            The learning rate of each epoch of this call (counted from 0 at
+            the start of the call): ``"invscaling"``: ``lr / (e*n + 1)**power_t``
+            for epoch e over n rows (scikit-learn's ``lr / t**power_t``, t the
+            rows seen plus one); ``"adaptive"``: ``lr``, divided by 5 each time
+            the epoch loss has not fallen by 1e-4 for more than 10 epochs
+            (scikit-learn's rule with its ``tol`` and ``n_iter_no_change``);
+            a callable: ``lr_schedule(e)`` gives epoch e's rate (``lr`` is
+            then unused).  Constant within an epoch, for every optimizer.
+        power_t : float
+            The exponent of ``"invscaling"``.
+        verbose : bool or int
+            ``True`` or 1 prints ``Epoch %d loss: %.3f`` every epoch, k > 1
+            every k epochs (0-based epoch, loss over the whole training set
+            after that epoch).
         callback : callable or None
             ``callback(epoch, net, loss)`` after every epoch; returning
             ``False`` stops training.  It runs without the network's lock, so
@@ -416,7 +461,9 @@ class Network:
         -------
         History
             ``.loss[e]``: the mean of epoch e's batch losses, each from the
-            forward pass before that batch's update.
+            forward pass before that batch's update.  ``.network`` is this
+            network, and other attributes are looked up on it, so calls chain
+            as a scikit-learn user expects: ``net.fit(X, y).predict(X)``.
 
         Raises
         ------
@@ -439,7 +486,14 @@ class Network:
         beta1 = _checks.real(beta1, "beta1", 0, 1, high_open=True)
         beta2 = _checks.real(beta2, "beta2", 0, 1, high_open=True)
         eps = _checks.real(eps, "eps", 0, low_open=True)
-        verbose = _checks.integer(verbose, "verbose", 0)
+        verbose = _checks.verbosity(verbose)
+        l2 = _checks.real(l2, "l2", low=0)
+        l1 = _checks.real(l1, "l1", low=0)
+        nesterov = _checks.boolean(nesterov, "nesterov")
+        if nesterov and optimizer != "sgd":
+            raise ValueError(f"nesterov=True is a form of SGD momentum: it needs optimizer='sgd', "
+                             f"got optimizer={optimizer!r}")
+        power_t = _checks.real(power_t, "power_t", low=0)
         trace_every = None if trace_every is None else _checks.integer(trace_every, "trace_every", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
@@ -462,22 +516,27 @@ class Network:
         except MemoryError:
             raise MemoryError(f"epochs={epochs} needs {8 * epochs / 2**30:.1f} GiB for the loss "
                               f"history; fit in several calls") from None
+        lrs = _checks.lr_schedule(lr_schedule, lr, power_t, epochs, n)
         settings = dict(loss=code, optimizer=OPTIMIZERS[optimizer], lr=lr, momentum=momentum,
-                        beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle)
+                        beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle,
+                        l2=l2, l1=l1, nesterov=nesterov)
         bar = _progress_bar(epochs) if progress else None
         with (nullcontext() if bar is None else bar):
             return self._fit_loop(data, code, loss, lr, settings, losses,
                                   _shuffle_state(seed) if shuffle else 0, verbose, callback, bar,
-                                  validation, early_stopping, trace_every)
+                                  validation, early_stopping, trace_every, lrs,
+                                  lr_schedule == "adaptive")
 
     def _fit_loop(self, data, code, loss, lr, settings, losses, rng_state, verbose, callback, bar,
-                  validation, early_stopping, trace_every):
+                  validation, early_stopping, trace_every, lrs, adaptive):
         """fit's epochs: the C loop runs them in chunks, handing back to Python
         only where something needs it (a callback, validation, printing, a
-        trace, the progress bar)."""
+        trace, the progress bar, the adaptive learning rate).  lrs: None or
+        each epoch's learning rate, handed to the C loop with the chunk."""
         epochs = losses.shape[0]
-        each_epoch = callback is not None or validation is not None
-        history = History()
+        each_epoch = callback is not None or validation is not None or adaptive
+        adapt = _checks.Adaptive(lr) if adaptive else None
+        history = History(self)
         best, best_params, waited = math.inf, None, 0
         done, pace = 0, 1
         while done < epochs:
@@ -491,10 +550,9 @@ class Network:
             if bar is not None:
                 chunk = min(chunk, pace)
             started = time.perf_counter()
-            with self._lock:
-                status, n_done, _, rng_state = self._engine.train(
-                    data, rng_state=rng_state, n_epochs=chunk, losses=losses[done:done + chunk],
-                    **settings)
+            status, n_done, rng_state = self.train_epochs(
+                data, rng_state, losses[done:done + chunk],
+                lrs=None if lrs is None else lrs[done:done + chunk], **settings)
             history._extend(losses[done:done + n_done])
             done += n_done
             if bar is not None and n_done:
@@ -511,6 +569,8 @@ class Network:
                 err.history = history
                 raise err
             last = done - 1
+            if adapt is not None:
+                settings["lr"] = adapt.step(float(losses[last]))
             if verbose and last % verbose == 0:
                 print(f"Epoch {last} loss: {self.loss_of(code, data):.3f}")
             stop = False
@@ -536,6 +596,28 @@ class Network:
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
 
+    def train_epochs(self, data: Any, rng_state: int, losses: NDArray[np.float64],
+                     **settings: Any) -> Tuple[int, int, int]:
+        """``len(losses)`` epochs of the C training loop on data from `prepare`
+        (documented internal interface, used by `fit` and `nnext.sklearn`).
+        ``settings``: the engine's training options (`fit` shows them; with
+        ``lrs`` an array of each epoch's rate, ``loss_scale``, ``grad_scale``,
+        ``reg_per_row``, ``adam_folded``, ``loss_by_rows`` as in
+        nnext_core.h's nn_train_config).  Writes each completed epoch's loss
+        into ``losses``; returns ``(status, epochs_done, rng_state)``, status
+        3 when the loss turned non-finite (weights restored to the end of the
+        last finite epoch)."""
+        with self._lock:
+            status, n_done, _, rng_state = self._engine.train(
+                data, rng_state=rng_state, n_epochs=losses.shape[0], losses=losses, **settings)
+        return status, n_done, rng_state
+
+    def reset_optimizer(self) -> None:
+        """Forget the optimizer state (velocity, Adam's moments and step), so
+        that the next fit starts it afresh (documented internal interface)."""
+        with self._lock:
+            self._engine.set_optimizer_state(None)
+
     def _trace(self, data, code):
         """Trask's variables for one forward and backward pass over data, with the
         tutorial's signs: errors and deltas are minus the loss's gradients."""
@@ -553,24 +635,24 @@ class Network:
 
     # ---------------------------------------------------- copies and files
 
-    def copy(self):
+    def copy(self) -> "Network":
         """An independent copy (weights, and optimizer state for further fits)."""
         with self._lock:
             return Network._restore(self.__getstate__())
 
-    def __copy__(self):
+    def __copy__(self) -> "Network":
         return self.copy()
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: Any) -> "Network":
         return self.copy()
 
-    def __getstate__(self):
+    def __getstate__(self) -> Dict[str, Any]:
         with self._lock:
             return {"sizes": self._sizes, "activations": self._activations, "bias": self._bias,
                     "dtype": self._dtype.name, "params": self._params.copy(),
                     "opt": self._engine.optimizer_state()}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         """Rebuilds from `__getstate__`'s dict, checked as `load` checks a file."""
         if not isinstance(state, dict):
             raise TypeError(f"Network state must be a dict, got {type(state).__name__}")
@@ -592,7 +674,7 @@ class Network:
         net.__setstate__(state)
         return net
 
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Save to a ``.npz`` file (no pickled objects inside); returns the path.
 
         The file is written under a temporary name and renamed, so a crash
@@ -604,7 +686,7 @@ class Network:
             return _files.save(self, path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Network":
         """Load a network written by `save`.  Raises ValueError for a file that
         is not a valid nnext network (truncated, corrupted, other version,
         members that the declared architecture does not have); its memory is
@@ -613,20 +695,20 @@ class Network:
 
     # ------------------------------------------- ways out: PyTorch and ONNX (nnext/export.py)
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """This network as a ``torch.nn.Sequential`` of ``Linear`` layers (``weight = W.T``)
         and activation modules, in its dtype; see `nnext.export.to_torch`.  Needs PyTorch."""
         from .export import to_torch
         return to_torch(self)
 
     @classmethod
-    def from_torch(cls, module, dtype=None):
+    def from_torch(cls, module: Any, dtype: Optional[DTypeLike] = None) -> "Network":
         """A network from a ``torch.nn.Sequential`` of ``Linear`` layers and the activations
         nnext knows; see `nnext.export.from_torch`.  Needs PyTorch."""
         from .export import from_torch
         return from_torch(module, dtype=dtype)
 
-    def to_onnx(self, path):
+    def to_onnx(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Write this network's forward pass as an ONNX model (opset 17, dynamic batch) to
         ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
         from .export import to_onnx

@@ -4,7 +4,10 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _checks, _core
 from .network import Network
@@ -12,9 +15,12 @@ from .network import Network
 __all__ = ["sweep", "train_one"]
 
 
-def sweep(sizes, X, y, lrs, seeds=(0,), epochs=1000, target=None, n_jobs=None, as_frame=None,
-          activation="sigmoid", bias=True, dtype="float64", init="uniform", executor=None,
-          **fit_kwargs):
+def sweep(sizes: Sequence[int], X: ArrayLike, y: ArrayLike, lrs: Sequence[float],
+          seeds: Sequence[Any] = (0,), epochs: int = 1000, target: Optional[float] = None,
+          n_jobs: Optional[int] = None, as_frame: Optional[bool] = None,
+          activation: Union[str, Sequence[str]] = "sigmoid", bias: bool = True,
+          dtype: str = "float64", init: str = "uniform", executor: Any = None,
+          **fit_kwargs: Any) -> Any:
     """Train ``Network(sizes, ...)`` once per (learning rate, seed) pair, in parallel.
 
     By default the runs use threads: nnext's C loops release the GIL, so they

@@ -259,11 +259,21 @@ def finite_difference_gradients(weights, biases, activation, X, y, loss, h=1e-6)
     return dW, db
 
 
+def regularisation(weights, l2=0.0, l1=0.0):
+    """The penalty l2/2 sum W^2 + l1 sum |W| over the weight matrices (not the
+    biases) and its gradient with respect to each: (value, [dW])."""
+    value = sum(0.5 * l2 * np.sum(W * W) + l1 * np.sum(np.abs(W)) for W in weights)
+    return value, [l2 * W + l1 * np.sign(W) for W in weights]
+
+
 def fit(weights, biases, activation, X, y, epochs, lr, loss="mse", batch_size=None,
-        optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+        optimizer="sgd", momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8, l2=0.0, l1=0.0,
+        nesterov=False, lrs=None):
     """Reference training (float64, no shuffling).  Returns (weights, biases,
     history) where history[e] is the mean of epoch e's batch losses, each
-    computed by the forward pass before that batch's update."""
+    computed by the forward pass before that batch's update, plus the
+    regularisation l2/2 sum W^2 + l1 sum |W| at that moment (whose gradient
+    joins the weights').  lrs: each epoch's learning rate (default lr)."""
     weights = [np.array(W, dtype=np.float64) for W in weights]
     biases = None if biases is None else [np.array(b, dtype=np.float64) for b in biases]
     acts = expand_activations(activation, len(weights))
@@ -276,28 +286,30 @@ def fit(weights, biases, activation, X, y, epochs, lr, loss="mse", batch_size=No
     state2 = [np.zeros_like(p) for p in params]
     t = 0
     history = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        rate = lr if lrs is None else lrs[epoch]
         batch_losses = []
         for start in range(0, n, bs):
             Xb = X[start:start + bs]
             Yb = Y[start:start + bs]
             value, dW, db = loss_and_gradients(weights, biases, acts, Xb, Yb, loss)
-            batch_losses.append(value)
-            grads = list(dW) + (list(db) if db is not None else [])
+            penalty, dR = regularisation(weights, l2, l1)
+            batch_losses.append(value + penalty)
+            grads = [g + r for g, r in zip(dW, dR)] + (list(db) if db is not None else [])
             t += 1
             for j, (p, g) in enumerate(zip(params, grads)):
                 if optimizer == "sgd":
                     if momentum:
-                        state1[j] = momentum * state1[j] - lr * g
-                        p += state1[j]
+                        state1[j] = momentum * state1[j] - rate * g
+                        p += momentum * state1[j] - rate * g if nesterov else state1[j]
                     else:
-                        p -= lr * g
+                        p -= rate * g
                 elif optimizer == "adam":
                     state1[j] = beta1 * state1[j] + (1 - beta1) * g
                     state2[j] = beta2 * state2[j] + (1 - beta2) * g * g
                     mhat = state1[j] / (1 - beta1 ** t)
                     vhat = state2[j] / (1 - beta2 ** t)
-                    p -= lr * mhat / (np.sqrt(vhat) + eps)
+                    p -= rate * mhat / (np.sqrt(vhat) + eps)
                 else:
                     raise ValueError("unknown optimizer %r" % (optimizer,))
         history.append(float(np.mean(batch_losses)))

@@ -1,6 +1,8 @@
 /* Engine.train and the optimizer state the engine owns (see binding.h). */
 #include "binding.h"
 
+#include <math.h>
+
 /* ------------------------------------------------------------ training */
 
 /* The optimizer state for this optimizer (code, blocks): kept when the engine's
@@ -21,7 +23,11 @@ static int engine_prepare_state(EngineObject *self, int optimizer, int blocks)
 
 /*
  * train(data, loss, optimizer, lr, momentum, beta1, beta2, eps, batch_size,
- *       shuffle, rng_state, n_epochs, losses) -> (status, epochs_done, bad_epoch, rng_state)
+ *       shuffle, rng_state, n_epochs, losses, *, lrs=None, l2=0, l1=0, reg_per_row=False,
+ *       nesterov=False, adam_folded=False, loss_by_rows=False, loss_scale=0, grad_scale=0)
+ *       -> (status, epochs_done, bad_epoch, rng_state)
+ * (the keyword-only settings are nn_train_config's fields of the same names; lrs
+ * is epoch_lr, a float64 array of n_epochs rates)
  * Trains in place with the engine's optimizer state.  status: 0 done, 3 loss
  * non-finite at bad_epoch (parameters and state restored to that epoch's
  * start).  Ctrl-C raises KeyboardInterrupt; however the call ends, the
@@ -32,17 +38,21 @@ PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"data", "loss", "optimizer", "lr", "momentum", "beta1", "beta2",
                              "eps", "batch_size", "shuffle", "rng_state", "n_epochs", "losses",
-                             NULL};
-    PyObject *data_obj;
+                             "lrs", "l2", "l1", "reg_per_row", "nesterov", "adam_folded",
+                             "loss_by_rows", "loss_scale", "grad_scale", NULL};
+    PyObject *data_obj, *lrs_obj = Py_None;
     PyArrayObject *losses;
     nn_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
     unsigned long long rng_state;
     long long batch_size, n_epochs;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!", kwlist, &data_obj,
-                                     &cfg.loss, &cfg.optimizer, &cfg.lr, &cfg.momentum,
-                                     &cfg.beta1, &cfg.beta2, &cfg.eps, &batch_size,
-                                     &cfg.shuffle, &rng_state, &n_epochs, &PyArray_Type, &losses))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!" "|$Oddppppdd", kwlist,
+                                     &data_obj, &cfg.loss, &cfg.optimizer, &cfg.lr,
+                                     &cfg.momentum, &cfg.beta1, &cfg.beta2, &cfg.eps,
+                                     &batch_size, &cfg.shuffle, &rng_state, &n_epochs,
+                                     &PyArray_Type, &losses, &lrs_obj, &cfg.l2, &cfg.l1,
+                                     &cfg.reg_per_row, &cfg.nesterov, &cfg.adam_folded,
+                                     &cfg.loss_by_rows, &cfg.loss_scale, &cfg.grad_scale))
         return NULL;
     DataObject *d;
     if (engine_ready(self) < 0 || check_loss_code(cfg.loss) < 0 || !(d = as_data(self, data_obj)))
@@ -51,11 +61,33 @@ PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_ValueError, "invalid optimizer code, batch_size or n_epochs");
         return NULL;
     }
+    if (!(cfg.l2 >= 0 && cfg.l1 >= 0 && isfinite(cfg.l2) && isfinite(cfg.l1) &&
+          isfinite(cfg.loss_scale) && isfinite(cfg.grad_scale))) {
+        PyErr_SetString(PyExc_ValueError, "l2 and l1 must be finite and >= 0, loss_scale and "
+                                          "grad_scale finite");
+        return NULL;
+    }
     if (PyArray_TYPE(losses) != NPY_DOUBLE || !PyArray_IS_C_CONTIGUOUS(losses) ||
         !PyArray_ISWRITEABLE(losses) || PyArray_SIZE(losses) < n_epochs) {
         PyErr_SetString(PyExc_ValueError, "losses must be a writeable float64 array of "
                                           "n_epochs elements");
         return NULL;
+    }
+    if (lrs_obj != Py_None) { /* the epochs' learning rates: checked here, read in C */
+        PyArrayObject *lrs = (PyArrayObject *)lrs_obj;
+        if (!PyArray_Check(lrs_obj) || PyArray_TYPE(lrs) != NPY_DOUBLE ||
+            !PyArray_IS_C_CONTIGUOUS(lrs) || !PyArray_ISALIGNED(lrs) ||
+            PyArray_SIZE(lrs) < n_epochs || !all_finite(lrs)) {
+            PyErr_SetString(PyExc_ValueError, "lrs must be a float64 array of n_epochs "
+                                              "finite rates");
+            return NULL;
+        }
+        cfg.epoch_lr = PyArray_DATA(lrs);
+        for (long long e = 0; e < n_epochs; e++)
+            if (cfg.epoch_lr[e] < 0) {
+                PyErr_SetString(PyExc_ValueError, "lrs must be >= 0");
+                return NULL;
+            }
     }
     const int blocks = nn_optimizer_state_blocks(&cfg);
     if (engine_idle(self) < 0 || engine_prepare_state(self, cfg.optimizer, blocks) < 0) return NULL;

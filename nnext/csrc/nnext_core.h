@@ -118,6 +118,23 @@ typedef struct {
     int64_t n_epochs;       /* epochs to run in this call                     */
     nn_poll_fn poll;        /* may be NULL                                    */
     void *poll_ctx;
+    /* Added for scikit-learn's estimators; a zeroed field keeps the plain
+     * behaviour above (and the fused path, which takes only that). */
+    const double *epoch_lr; /* NULL, or n_epochs rates: epoch e of this call runs
+                               with lr = epoch_lr[e] (lr is overwritten)       */
+    double l2, l1;          /* per step, weights only (not biases): the batch
+                               loss gains l2/2 sum W^2 + l1 sum |W|, the
+                               gradient l2 W + l1 sign(W)                      */
+    int reg_per_row;        /* l2, l1 divided by the batch's rows (sklearn's
+                               alpha/2 sum W^2 / n_batch)                      */
+    int nesterov;           /* SGD momentum: v = mu v - lr g; w += mu v - lr g */
+    int adam_folded;        /* Adam's bias correction in the step (Kingma & Ba
+                               sec. 2, sklearn): w -= lr sqrt(1-b2^t)/(1-b1^t)
+                               m / (sqrt(v) + eps)                             */
+    int loss_by_rows;       /* epoch loss: the batch losses weighted by rows   */
+    double loss_scale;      /* batch loss value times this (0: 1)              */
+    double grad_scale;      /* the loss's gradient times this (0: 1), before
+                               l2 and l1 are added                             */
 } nn_train_config;
 
 /* Blocks of nn_param_count values in opt_state, which also names the
@@ -201,7 +218,8 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
                            const T *Y, int64_t n, nn_train_config *cfg,                 \
                            double *epoch_losses, nn_train_result *result);              \
     /* Whether nn_train runs this network with batches of at most batch rows on the    \
-     * fused path (nn_set_fused_path). */                                               \
+     * fused path (nn_set_fused_path), given a config without l2, l1, nesterov,         \
+     * adam_folded, loss_by_rows or scales (those run on the general path). */          \
     int nn_fused_path_used_##S(const nn_net *net, int64_t batch);
 
 NN_DECLARE(double, f64)

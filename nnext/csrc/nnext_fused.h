@@ -104,7 +104,8 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
         if (zT && l == L - 1) memcpy(zT, out, (size_t)n_out * sizeof(V));
         FN(act_forward)(ly->activation, aT[l + 1], 1, n_out * NN_LANES);
     }
-    const double value = FN(loss_forward)(cfg->loss, aT[L], zT, yT, b, k, 1, NN_LANES);
+    const double value = zT ? FN(loss_forward)(cfg->loss, aT[L], zT, yT, b, k, 1, NN_LANES)
+                            : FN(loss_forward)(cfg->loss, aT[L], NULL, yT, b, k, 1, NN_LANES);
     FN(loss_backward)(cfg->loss, layers[L - 1].activation, dT[L], aT[L], yT, k * NN_LANES, b, k);
     const FN(rule) rule = FN(rule_start)(cfg);
     for (int l = L - 1; l >= 0; l--) {

@@ -74,11 +74,13 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
     const int kind = nn_optimizer_state_blocks(cfg); /* see FN(rule) */
     int64_t *order = bb->order;
     const double step_work = (double)B * (double)P; /* multiply-adds of a forward pass */
+    const int plain = FN(config_plain)(cfg);
     nn_poller poller;
     poller_init(&poller, 6.0 * step_work);
 
     for (int64_t e = 0; e < cfg->n_epochs; e++) {
         const int64_t adam_step_at_start = cfg->adam_step;
+        if (cfg->epoch_lr) cfg->lr = cfg->epoch_lr[e];
         if (checked) FN(save_state)(bb->snapshot, params, opt_state, P, n_state);
         if (order) FN(shuffle_rows)(order, n, &cfg->rng_state);
         double loss_sum = 0;
@@ -118,11 +120,14 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                     interrupted = 1;
                     break;
                 }
+                if (!plain) /* the loss's scales and the regularisation */
+                    loss = loss * (cfg->loss_scale != 0 ? cfg->loss_scale : 1.0) +
+                           FN(regularise)(net, params, bb->grads, P, cfg, b);
                 finite = isfinite(loss);
                 if (finite) FN(apply_update)(params, bb->grads, opt_state, P, cfg);
             }
             if (!finite) break;
-            loss_sum += loss;
+            loss_sum += cfg->loss_by_rows ? loss * (double)b : loss;
             n_batches++;
             if (poller_tick(&poller)) {
                 interrupted = 1;
@@ -142,7 +147,8 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
             result->bad_epoch = e;
             return NN_ERR_NONFINITE;
         }
-        epoch_losses[e] = n_batches == 1 ? loss_sum : loss_sum / (double)n_batches;
+        epoch_losses[e] = cfg->loss_by_rows ? loss_sum / (double)n
+                          : n_batches == 1 ? loss_sum : loss_sum / (double)n_batches;
         result->epochs_done = e + 1;
     }
     return NN_OK;
@@ -198,14 +204,15 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
 {
     result->epochs_done = 0;
     result->bad_epoch = -1;
-    if (!nn_net_valid(net) || cfg->batch_size < 1 || n < 1 || cfg->n_epochs < 0)
+    if (!nn_net_valid(net) || cfg->batch_size < 1 || n < 1 || cfg->n_epochs < 0 ||
+        !(cfg->l2 >= 0) || !(cfg->l1 >= 0) || !isfinite(cfg->l2) || !isfinite(cfg->l1))
         return NN_ERR_INVALID;
     const int L = net->n_layers;
     const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
     const int64_t P = nn_param_count(net);
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
     const int64_t n_state = nn_optimizer_state_blocks(cfg);
-    const int fused = FN(fused_ok)(net, B);
+    const int fused = FN(fused_ok)(net, B) && FN(config_plain)(cfg);
     /* one allocation for the whole call: activations and deltas (batch in
      * lanes on the fused path), gradients, the snapshots of params and
      * optimizer state, gather buffers, the fused path's targets, plain SGD's

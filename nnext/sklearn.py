@@ -1,0 +1,460 @@
+"""scikit-learn's `MLPClassifier` and `MLPRegressor`, trained by nnext's C core.
+
+``from nnext.sklearn import MLPClassifier, MLPRegressor``: the same constructor
+parameters (plus ``dtype``), fitted attributes and methods as scikit-learn's
+estimators, and the same mathematics, so that from the same starting
+``coefs_``/``intercepts_`` with ``shuffle=False`` both end at the same numbers
+(tests/test_sklearn_parity.py).  Each epoch is one call into the C training
+loop; what scikit-learn does between epochs (its stopping rule, the
+'invscaling' and 'adaptive' rates, early stopping on a validation split) is
+done here, in its order.  scikit-learn is needed only by this module.
+
+The loss of a batch of b rows, scikit-learn's, is the core's loss with
+nn_train_config's scales: log-loss is "cross_entropy" (softmax output) or
+"bce" times k outputs (sigmoid output: binary and multilabel); the
+regressor's half squared error 0.5 * mean((y - p)**2) is "mse" times 0.5,
+whose gradient scikit-learn takes per row summed over the k outputs (times
+k/2).  Its L2 term alpha/2 * sum(W**2) / b is l2 = alpha with reg_per_row;
+epoch losses are weighted by the batches' rows; Adam takes the bias
+correction in its step size (adam_folded).
+"""
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state
+    from sklearn.utils._param_validation import StrOptions
+    from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
+                      "pip install 'scikit-learn>=1.6'") from exc
+
+from ._checks import OPTIMIZERS
+from .network import Network, _shuffle_state
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_NONFINITE = 3  # nnext_core.h's NN_ERR_NONFINITE, as Network.fit reads it
+# scikit-learn's activation names -> nnext's
+_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share (scikit-learn's
+    BaseMultilayerPerceptron)."""
+
+    _parameter_constraints = {
+        **_SkMLPClassifier._parameter_constraints,
+        "dtype": [StrOptions({"float64", "float32"})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float64") -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+
+    # ------------------------------------------------ parameters as views
+
+    def _network(self):
+        try:
+            return self.__dict__["network_"]
+        except KeyError:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet") from None
+
+    @property
+    def coefs_(self):
+        """The weight matrices, (n_in, n_out) per layer: views of `network_`'s
+        parameters.  Assigning a list copies it in (shapes must match)."""
+        return self._network().weights
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._network().weights = values
+
+    @property
+    def intercepts_(self):
+        """The bias vectors per layer (views, like `coefs_`)."""
+        return self._network().biases
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._network().biases = values
+
+    # ------------------------------------------------------------ fitting
+
+    def fit(self, X: Any, y: Any) -> "Any":
+        """Fit the model to X and y (class labels or real targets); returns self."""
+        self._validate_params()
+        return self._fit(X, y, incremental=False)
+
+    def _fit(self, X, y, incremental):
+        if getattr(self, "loss", "squared_error") != "squared_error":
+            raise ValueError(f"loss={self.loss!r} is not implemented by nnext.sklearn; use "
+                             "'squared_error' (or scikit-learn's own MLPRegressor)")
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not implemented by nnext.sklearn; use 'adam' or "
+                             "'sgd' (or scikit-learn's own estimator for L-BFGS)")
+        hidden = self.hidden_layer_sizes
+        hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+        if any(not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if hasattr(X, "toarray"):  # sparse input: nnext trains on dense rows
+            X = X.toarray()
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        sizes = [X.shape[1]] + [int(h) for h in hidden] + [y.shape[1]]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, sizes)
+        elif self.network_.sizes != sizes:
+            raise ValueError(f"warm_start/partial_fit with layer sizes {sizes}, but the fitted "
+                             f"network has {self.network_.sizes}")
+        self._fit_stochastic(X, y, incremental)
+        return self
+
+    def _initialize(self, y, sizes):
+        """scikit-learn's first pass: attributes, and Glorot-uniform weights and
+        biases drawn from random_state in its order (so the same random_state
+        starts both estimators at the same coefs_)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(sizes)
+        if not is_classifier(self):
+            self.out_activation_ = "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights, biases = [], []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)))
+            biases.append(self._random_state.uniform(-bound, bound, fan_out))
+        out = _ACTIVATIONS.get(self.out_activation_, self.out_activation_)
+        acts = [_ACTIVATIONS[self.activation]] * (len(sizes) - 2) + [out]
+        self.network_ = Network.from_weights(weights, biases, activation=acts, dtype=self.dtype)
+        self._best = None
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _core_loss(self):
+        """(nnext loss, loss_scale, grad_scale) giving scikit-learn's loss."""
+        k = self.n_outputs_
+        if not is_classifier(self):
+            return "mse", 0.5, 0.5 * k
+        if self.out_activation_ == "softmax":
+            return "cross_entropy", 1.0, 1.0
+        return "bce", float(k), float(k)
+
+    def _fit_stochastic(self, X, y, incremental):
+        net, sgd = self.network_, self.solver == "sgd"
+        if not incremental or not hasattr(self, "_lr"):  # a new optimizer, as scikit-learn's
+            net.reset_optimizer()
+            self._lr = float(self.learning_rate_init)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X_val = y_val = None
+        if self.early_stopping:
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            X, X_val, y, y_val = train_test_split(X, y, random_state=self._random_state,
+                                                  test_size=self.validation_fraction,
+                                                  stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch = int(np.clip(self.batch_size, 1, n))
+        loss, loss_scale, grad_scale = self._core_loss()
+        code, data = net.prepare(X, y, loss)
+        settings = dict(loss=code, optimizer=OPTIMIZERS[self.solver], batch_size=batch,
+                        momentum=float(self.momentum) if sgd else 0.0,
+                        beta1=float(self.beta_1), beta2=float(self.beta_2),
+                        eps=float(self.epsilon), shuffle=bool(self.shuffle),
+                        l2=float(self.alpha), reg_per_row=True, nesterov=sgd and
+                        bool(self.nesterovs_momentum), adam_folded=True, loss_by_rows=True,
+                        loss_scale=loss_scale, grad_scale=grad_scale)
+        rng_state = _shuffle_state(self._random_state) if self.shuffle else 0
+        losses = np.empty(1)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                lr = self._lr if sgd else float(self.learning_rate_init)
+                status, _, rng_state = net.train_epochs(data, rng_state, losses, lr=lr, **settings)
+                if status == _NONFINITE:
+                    raise ValueError("Solver produced non-finite parameter weights. The input "
+                                     "data may contain large values and need to be preprocessed.")
+                self.n_iter_ += 1
+                self.loss_ = float(losses[0])
+                self.t_ += n
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(X_val, y_val)
+                if sgd and self.learning_rate == "invscaling":
+                    self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if self._stop():
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                                  "optimization hasn't converged yet." % self.max_iter,
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if self.early_stopping and self._best is not None:  # the best validation score's weights
+            self.coefs_, self.intercepts_ = self._best
+
+    def _stop(self):
+        """scikit-learn's trigger_stopping: True to stop; 'adaptive' sgd divides
+        the rate by 5 instead, until it is 1e-6 or less."""
+        what = "Validation score" if self.early_stopping else "Training loss"
+        msg = (f"{what} did not improve more than tol={self.tol:f} for "
+               f"{self.n_iter_no_change} consecutive epochs.")
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._lr <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._lr /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._lr)
+        return False
+
+    def _update_no_improvement_count(self, X_val, y_val):
+        if self.early_stopping:
+            score = self._score(X_val, y_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best = ([w.copy() for w in self.coefs_], [b.copy() for b in self.intercepts_])
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _score(self, X, y):
+        pred = self._predict(X, check_input=False)
+        if np.issubdtype(pred.dtype, np.floating) and not np.isfinite(pred).all():
+            return np.nan
+        return (accuracy_score if is_classifier(self) else r2_score)(y, pred)
+
+    # ---------------------------------------------------------- inference
+
+    def _forward(self, X, check_input=True):
+        if check_input:
+            check_is_fitted(self)
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
+            if hasattr(X, "toarray"):
+                X = X.toarray()
+        return self.network_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # accepted, and made dense
+        return tags
+
+    # ------------------------------------------------ ways out (nnext/export.py)
+
+    def to_torch(self) -> Any:
+        """The fitted network as a ``torch.nn.Sequential`` (`nnext.Network.to_torch`):
+        it computes the output layer, ``out_activation_`` included (for a
+        classifier, the probabilities `predict_proba` is made of)."""
+        check_is_fitted(self)
+        return self.network_.to_torch()
+
+    def to_onnx(self, path: Any) -> str:
+        """Write the fitted network's forward pass as an ONNX model
+        (`nnext.Network.to_onnx`); returns the path."""
+        check_is_fitted(self)
+        return self.network_.to_onnx(path)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """scikit-learn's MLPClassifier (log-loss; sgd or adam) on nnext's C core.
+
+    Parameters, attributes and methods are scikit-learn's (see its
+    documentation), plus ``dtype`` ('float64' or 'float32': the network's
+    arithmetic) and ``network_``, the trained `nnext.Network`; ``coefs_`` and
+    ``intercepts_`` are views of its parameters.  Labels of any type; binary,
+    multiclass and multilabel (indicator matrix) targets.  ``solver='lbfgs'``
+    raises ValueError; ``fit`` takes no ``sample_weight``.
+    """
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes "
+                                     f"as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
+        """One epoch over (X, y); ``classes`` (all the labels) is required on the
+        first call unless y is a multilabel indicator matrix.  Returns self."""
+        self._validate_params()
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+    def _predict(self, X, check_input=True):
+        p = self._forward(X, check_input)
+        if self.n_outputs_ == 1:
+            p = p.ravel()
+        return self._label_binarizer.inverse_transform(p)
+
+    def predict(self, X: Any) -> Any:
+        """The predicted labels (an indicator matrix for multilabel targets)."""
+        return self._predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Probabilities, one column per class in the order of ``classes_``."""
+        p = self._forward(X)
+        if self.n_outputs_ == 1:
+            p = p.ravel()
+        return np.vstack([1 - p, p]).T if p.ndim == 1 else p
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """The logarithm of `predict_proba`."""
+        p = self.predict_proba(X)
+        return np.log(p, out=p)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """scikit-learn's MLPRegressor (half squared error; sgd or adam) on nnext's
+    C core; see `MLPClassifier` for what differs.  Multi-output targets.
+    ``loss='poisson'`` raises ValueError (only 'squared_error' is implemented)."""
+
+    _parameter_constraints = {**_BaseMLP._parameter_constraints,
+                              "loss": [StrOptions({"squared_error", "poisson"})]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float64") -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+        self.loss = loss
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def partial_fit(self, X: Any, y: Any) -> Any:
+        """One epoch over (X, y); returns self."""
+        self._validate_params()
+        return self._fit(X, y, incremental=True)
+
+    def _predict(self, X, check_input=True):
+        p = self._forward(X, check_input)
+        return p.ravel() if p.shape[1] == 1 else p
+
+    def predict(self, X: Any) -> Any:
+        """The predicted values, (n,) for one output, else (n, n_outputs)."""
+        return self._predict(X)
