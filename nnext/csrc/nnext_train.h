@@ -106,7 +106,7 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                 loss = FN(fused_batch)(&bb->fused, L, params, opt_state, P, cfg, xb, yb, b,
                                        !order && b == n, kind);
                 finite = isfinite(loss);
-            } else if (kind == 0) { /* plain SGD: the update inside the backward pass */
+            } else if (kind == 0 && plain) { /* plain SGD: the update inside backpropagation */
                 loss = FN(sgd_step)(net, params, bb->ws, cfg->loss, xb, yb, b, (T)cfg->lr,
                                     bb->grads, bb->hidden);
                 if (step_work >= NN_POLL_WORK && nn_poll_stopped()) { /* before any update */
