@@ -115,13 +115,18 @@ copy_tests() {
     find "$1" -name __pycache__ -prune -exec rm -rf {} +
 }
 site_packages() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))'; }
+# fresh_venv DIR SPEC: a new venv at DIR with SPEC (a wheel or sdist, with extras) installed
+fresh_venv() {
+    local t
+    t=$(now)
+    "$PY" -m venv "$1"
+    "$1/bin/python" -m pip install --quiet --upgrade pip
+    "$1/bin/python" -m pip install --quiet "$2"
+    echo "installed in $(took "$t")"
+}
 
 stage "the wheel in a fresh venv, with its test extras"
-t=$(now)
-"$PY" -m venv "$WORK/venv-wheel"
-"$WORK/venv-wheel/bin/python" -m pip install --quiet --upgrade pip
-"$WORK/venv-wheel/bin/python" -m pip install --quiet "$WHEEL[test]"
-echo "installed in $(took "$t")"
+fresh_venv "$WORK/venv-wheel" "$WHEEL[test]"
 copy_tests "$WORK/wheel-tests"
 (
     cd "$WORK/wheel-tests"
@@ -140,11 +145,7 @@ stage "mypy --strict on a typed user script, against the installed wheel (py.typ
 )
 
 stage "the sdist: pip install nnext-*.tar.gz in a fresh venv (compiles)"
-t=$(now)
-"$PY" -m venv "$WORK/venv-sdist"
-"$WORK/venv-sdist/bin/python" -m pip install --quiet --upgrade pip
-"$WORK/venv-sdist/bin/python" -m pip install --quiet "$SDIST[test]"
-echo "installed in $(took "$t")"
+fresh_venv "$WORK/venv-sdist" "$SDIST[test]"
 mkdir "$WORK/unpacked"
 tar xzf "$SDIST" -C "$WORK/unpacked"
 (
