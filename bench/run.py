@@ -326,7 +326,7 @@ def case_d(quick, repeats):
            "nnext_gflops": gflops, "machine_sgemm_gflops": machine, "sgemm_rates": [rate, rate2],
            "fraction_of_machine_rate": gflops / machine,
            "ratio_numpy_over_nnext": t["numpy"]["median_s"] / t["nnext"]["median_s"],
-           "targets": {"numpy": 1.5, "pytorch": 1.0, "fraction": 0.6}}
+           "targets": {"numpy": 2.0, "pytorch": 2.5, "fraction": 0.65}}
     if "pytorch" in t:
         out["ratio_pytorch_over_nnext"] = t["pytorch"]["median_s"] / t["nnext"]["median_s"]
     else:
@@ -469,26 +469,37 @@ def report(res):
         d = res["D"]
         t = d["times"]
         coretype = res.get("machine", {}).get("env", {}).get("OPENBLAS_CORETYPE")
-        row(f"D MLP 784-300-100-10 f32, {d['rows']} rows", t["nnext"]["median_s"], "numpy", t["numpy"]["median_s"], 1.5)
+        row(f"D MLP 784-300-100-10 f32, {d['rows']} rows", t["nnext"]["median_s"], "numpy", t["numpy"]["median_s"], 2.0)
         if "pytorch" in t:
-            row("D (same)", t["nnext"]["median_s"], "PyTorch", t["pytorch"]["median_s"], 1.0)
+            row("D (same)", t["nnext"]["median_s"], "PyTorch", t["pytorch"]["median_s"], 2.5)
         lines += ["", f"D: nnext {d['nnext_gflops']:.1f} GFLOP/s over the whole epoch vs the machine's float32 matmul "
                   f"rate {d['machine_sgemm_gflops']:.1f} GFLOP/s (best 2048x2048 product of numpy/PyTorch in this run): "
-                  f"{100 * d['fraction_of_machine_rate']:.0f}% (target 60%)." + (
+                  f"{100 * d['fraction_of_machine_rate']:.0f}% (target 65%)." + (
                       f"  numpy here runs OpenBLAS's {coretype} kernels because OPENBLAS_CORETYPE is set; the rate with "
                       "it unset is at the end of this file." if coretype else
                       "  OPENBLAS_CORETYPE is not set: OpenBLAS picks its kernels for this CPU.")]
     if "E" in res:
         e = res["E"]
-        lines += ["", "E: seconds per epoch (bench/scaling.png plots microseconds per row)", "",
-                  "| batch (64-256-256-10) | rows | " + " | ".join(e["by_batch"][0]["per_epoch_s"]) + " |",
-                  "| --- | --- | " + " | ".join("---" for _ in e["by_batch"][0]["per_epoch_s"]) + " |"]
+        def e_ratio(r, key):
+            t = r["per_epoch_s"]
+            ratio = t["numpy"] / t["nnext"]
+            target = 1.3 if key == "width" or r["batch"] >= 64 else 1.0
+            return f"{ratio:.2f}x | {target}x | {'yes' if ratio >= target else 'no'}"
+
+        lines += ["", "E: seconds per epoch (bench/scaling.png plots microseconds per row); targets: nnext at "
+                  "least as fast as numpy everywhere, 1.3x at batch >= 64", "",
+                  "| batch (64-256-256-10) | rows | " + " | ".join(e["by_batch"][0]["per_epoch_s"]) +
+                  " | numpy / nnext | target | holds |",
+                  "| --- | --- | " + " | ".join("---" for _ in e["by_batch"][0]["per_epoch_s"]) + " | --- | --- | --- |"]
         for r in e["by_batch"]:
-            lines.append(f"| {r['batch']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values()) + " |")
-        lines += ["", "| width w (256-w-w-10, batch 64) | rows | " + " | ".join(e["by_width"][0]["per_epoch_s"]) + " |",
-                  "| --- | --- | " + " | ".join("---" for _ in e["by_width"][0]["per_epoch_s"]) + " |"]
+            lines.append(f"| {r['batch']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values())
+                         + f" | {e_ratio(r, 'batch')} |")
+        lines += ["", "| width w (256-w-w-10, batch 64) | rows | " + " | ".join(e["by_width"][0]["per_epoch_s"]) +
+                  " | numpy / nnext | target | holds |",
+                  "| --- | --- | " + " | ".join("---" for _ in e["by_width"][0]["per_epoch_s"]) + " | --- | --- | --- |"]
         for r in e["by_width"]:
-            lines.append(f"| {r['width']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values()) + " |")
+            lines.append(f"| {r['width']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values())
+                         + f" | {e_ratio(r, 'width')} |")
     if "D" in res and "numpy_alone" in res and "D_numpy_s" in res["numpy_alone"]:
         nn_t = res["D"]["times"]["nnext"]["median_s"]
         lines += ["", "Competitors alone, each in a fresh process (their thread pools then have the 2 cores "
@@ -496,9 +507,9 @@ def report(res):
                   "when the machine is loaded, inflating the in-process ratios of D and E above):", "",
                   "| case | nnext (in-process) | competitor alone | time | ratio | target | holds |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
-        for name, key, sub, target in (("numpy", "D_numpy_s", "numpy_alone", 1.5),
-                                       ("numpy, OPENBLAS_* unset", "D_numpy_s", "numpy_openblas_unset", 1.5),
-                                       ("PyTorch", "D_pytorch_s", "pytorch_alone", 1.0)):
+        for name, key, sub, target in (("numpy", "D_numpy_s", "numpy_alone", 2.0),
+                                       ("numpy, OPENBLAS_* unset", "D_numpy_s", "numpy_openblas_unset", 2.0),
+                                       ("PyTorch", "D_pytorch_s", "pytorch_alone", 2.5)):
             if key in res.get(sub, {}):
                 ct = res[sub][key]
                 lines.append(f"| D | {fmt_t(nn_t)} | {name} | {fmt_t(ct)} | {ct / nn_t:.2f}x | {target}x | "

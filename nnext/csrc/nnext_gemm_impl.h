@@ -11,21 +11,21 @@
 
 /* ------------------------------------------------ dispatch and threading */
 
+/* C = [bias +] A @ B with A[i, p] = A[i * rsA + p * csA], B[p, j] = B[p * rsB + j * csB]:
+ * nn (rsA = K, csA = 1, rsB = N, csB = 1), tn (rsA = 1, csA = M), nt (rsB = 1, csB = K). */
 typedef struct {
-    int nt;         /* 1: the nt product, 0: xn */
     int split_rows; /* threads share rows, not columns */
-    int64_t M, N, K, rsA, csA, align;
-    const T *A, *B, *bias;
+    int64_t M, N, K, rsA, csA, rsB, csB, align;
+    const T *A, *B, *bias, *lr;
     T *C;
     atomic_int *stop; /* the poll asked to stop: every part leaves at its next block */
+    int nostop;       /* runs to the end whatever the poll says (an in-place update) */
 } FN(gemm_job);
 
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
 {
-    if (g->nt)
-        NN_ISA_PICK(gemm_nt)(g->M, g->N, g->K, g->A, g->B, g->C, j0, j1);
-    else
-        NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->bias, g->C, j0, j1);
+    NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->rsB, g->csB, g->bias,
+                         g->lr, g->C, j0, j1);
 }
 
 static void FN(gemm_task)(void *arg, int part, int nparts)
@@ -38,7 +38,7 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         if (i0 >= i1) return;
         FN(gemm_job) sub = *g;
         sub.M = i1 - i0;
-        sub.A = g->A + i0 * (g->nt ? g->K : g->rsA);
+        sub.A = g->A + i0 * g->rsA;
         sub.C = g->C + i0 * g->N;
         FN(run_cols)(&sub, 0, g->N);
         return;
@@ -54,6 +54,7 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         const int64_t j0 = p * g->align, pe = p + step < p1 ? p + step : p1;
         const int64_t j1 = pe * g->align < g->N ? pe * g->align : g->N;
         if (j0 < j1) FN(run_cols)(g, j0, j1);
+        if (g->nostop) continue;
         if (p + step < p1 && part == 0 && nn_poll_due()) /* more to do: ask */
             atomic_store_explicit(g->stop, 1, memory_order_relaxed);
         if (atomic_load_explicit(g->stop, memory_order_relaxed)) return;
@@ -67,8 +68,8 @@ static void FN(gemm_run)(FN(gemm_job) *g)
     if (flops < NN_PARALLEL_FLOPS) parts = 1;
     int64_t max_parts = g->N / (2 * g->align);
     if (parts > 1 && max_parts < parts) {
-        /* too few columns: split the rows (tiles of 8 rows, or 4 for nt) */
-        const int64_t row_align = g->nt ? 4 : 8;
+        /* too few columns: split the rows (in tiles of 8) */
+        const int64_t row_align = 8;
         const int64_t by_rows = g->M / (2 * row_align);
         if (by_rows > max_parts) {
             g->split_rows = 1;
@@ -92,7 +93,7 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
         FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
-    FN(gemm_job) g = {0, 0, M, N, K, K, 1, 32, A, B, bias, C, NULL};
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -102,7 +103,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, 0, M, N, K, 1, M, 32, A, B, NULL, C, NULL};
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -112,7 +113,25 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {1, 0, M, N, K, 0, 0, 4, A, B, NULL, C, NULL};
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C, NULL, 0};
     FN(gemm_run)(&g);
 }
 
+
+void FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, T *W,
+                        T *G)
+{
+    const int fold = !FN(tn_is_small)(M, N, K) && K <= NN_GEMM_KC;
+    if (fold) {
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W, NULL, 1};
+        FN(gemm_run)(&g);
+        return;
+    }
+    if (FN(tn_is_small)(M, N, K)) {
+        FN(small_tn)(M, N, K, A, B, G);
+    } else {
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, G, NULL, 1};
+        FN(gemm_run)(&g);
+    }
+    for (int64_t i = 0; i < M * N; i++) W[i] = W[i] - lr * G[i];
+}

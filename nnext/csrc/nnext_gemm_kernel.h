@@ -7,15 +7,18 @@
  * so one source gives every instruction set; FMA contraction is enabled for
  * these functions only (the products' rounding then matches BLAS's).
  *
- * xn: C (M, N) = [bias +] A @ B with A[i, p] = A[i * rsA + p * csA] (nn: A is
+ * xn: C (M, N) = [bias +] A @ B (or, for the SGD step folded into the weight
+ * gradient, C -= lr * A @ B with K <= KC, in the tile's registers) with A[i, p] = A[i * rsA + p * csA] (nn: A is
  * row-major (M, K); tn: A is given transposed, (K, M)) and B row-major (K, N).
  * Tiles of MR rows x NR = NV * lanes columns stay in registers across a block
  * of KC steps of p; the KC x NR panel of B stays in L1 across the row tiles.
  * No packing of A or B (the strides above are cache-friendly); columns past
  * the last full panel go through a zero-padded copy.
  *
- * nt: C (M, N) = A (M, K) @ B (N, K)^T, 4 x 4 tiles of dot products whose
- * sums run along K in vector lanes.
+ * nt: C (M, N) = A (M, K) @ B (N, K)^T, the same kernel with B read
+ * transposed: each KC x NR panel of B^T packed (columns of B^T are rows of B,
+ * read contiguously), so that the tile's sums run along K in registers as for
+ * nn (before: 4 x 4 dot products with a horizontal sum each, 3x slower).
  */
 
 #define KN(name) NN_CAT3(name, S, ISA)
@@ -34,10 +37,12 @@ NN_TARGET static inline __attribute__((always_inline)) V KN(load)(const T *p)
 
 NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v) { memcpy(p, &v, sizeof v); }
 
-/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps. */
+/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps;
+ * with lr (then init, and kc the whole K): C = C - *lr * (A-rows @ B-panel),
+ * rounded as the optimizer's separate step p - lr * g (no fused multiply-add). */
 NN_TARGET static inline __attribute__((always_inline)) void
 KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,
-         int64_t ldc, const int mr, const int init, const T *bias)
+         int64_t ldc, const int mr, const int init, const T *bias, const T *lr)
 {
     V acc[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -58,6 +63,16 @@ KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t l
             for (int v = 0; v < NV; v++) acc[r][v] += a * b[v];
         }
     }
+    if (lr) {
+        const V l = (V){0} + *lr;
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < NV; v++) {
+                V step = l * acc[r][v];
+                __asm__("" : "+x"(step)); /* rounded here: keeps the subtraction apart */
+                KN(store)(C + r * ldc + v * LANES, KN(load)(C + r * ldc + v * LANES) - step);
+            }
+        return;
+    }
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NV; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);
 }
@@ -65,16 +80,16 @@ KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t l
 /* The row tiles of one panel: all of M, rows MR at a time. */
 NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA,
                                 const T *B, int64_t ldb, T *C, int64_t ldc, int init,
-                                const T *bias)
+                                const T *bias, const T *lr)
 {
     int64_t i = 0;
     for (; i + MR <= M; i += MR)
-        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias);
+        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias, lr);
     const T *a = A + i * rsA;
     T *c = C + i * ldc;
     switch ((int)(M - i)) {
 #define NN_ROWS(m) \
-    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias); break;
+    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias, lr); break;
 #if MR > 7
         NN_ROWS(7)
 #endif
@@ -93,12 +108,35 @@ NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, 
     }
 }
 
-/* Columns [j0, j1) of C = [bias +] A @ B (see the top of the file). */
+/* The KC x NR panel of B (rows pc.., columns jc.., n <= NR of them) into bpad,
+ * rows NR apart, zero past n: B[p, j] = B[p * rsB + j * csB].  nt's B is
+ * given transposed (csB = K, rsB = 1): each column is read contiguously. */
+NN_TARGET static void KN(pack_b)(int64_t kc, int64_t n, const T *B, int64_t rsB, int64_t csB,
+                                 T *bpad)
+{
+    if (csB == 1) {
+        for (int64_t p = 0; p < kc; p++) {
+            const T *src = B + p * rsB;
+            for (int j = 0; j < NR; j++) bpad[p * NR + j] = j < n ? src[j] : (T)0;
+        }
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        const T *src = B + j * csB;
+        for (int64_t p = 0; p < kc; p++) bpad[p * NR + j] = src[p * rsB];
+    }
+    for (int64_t j = n; j < NR; j++)
+        for (int64_t p = 0; p < kc; p++) bpad[p * NR + j] = 0;
+}
+
+/* Columns [j0, j1) of C = [bias +] A @ B (see the top of the file), B[p, j] at
+ * B[p * rsB + j * csB]: csB = 1 (B row-major, read in place unless a panel is
+ * narrower than NR) or rsB = 1 (B transposed: every panel packed). */
 NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
 KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t csA, const T *B,
-            const T *bias, T *C, int64_t j0, int64_t j1)
+            int64_t rsB, int64_t csB, const T *bias, const T *lr, T *C, int64_t j0, int64_t j1)
 {
-    enum { KC = 256 };
+    enum { KC = NN_GEMM_KC };
     T bpad[KC * NR] __attribute__((aligned(64)));
     T cpad[MR * NR] __attribute__((aligned(64)));
     T biaspad[NR] __attribute__((aligned(64)));
@@ -113,70 +151,31 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
             const int64_t kc = K - pc < KC ? K - pc : KC;
             const int init = pc == 0;
             const T *a = A + pc * csA;
-            if (n == NR) {
-                KN(panel)(M, kc, a, rsA, csA, B + pc * N + jc, N, C + jc, N, init, bias_j);
-                continue;
+            const T *b = B + pc * rsB + jc * csB;
+            int64_t ldb = rsB;
+            if (n < NR || csB != 1) {
+                KN(pack_b)(kc, n, b, rsB, csB, bpad);
+                b = bpad;
+                ldb = NR;
             }
-            for (int64_t p = 0; p < kc; p++) {
-                const T *src = B + (pc + p) * N + jc;
-                for (int j = 0; j < NR; j++) bpad[p * NR + j] = j < n ? src[j] : (T)0;
+            if (n == NR) {
+                KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j, lr);
+                continue;
             }
             for (int64_t i = 0; i < M; i += MR) {
                 const int64_t m = M - i < MR ? M - i : MR;
                 T *c = C + i * N + jc;
-                if (!init)
+                if (!init || lr)
                     for (int64_t r = 0; r < m; r++)
                         for (int64_t j = 0; j < n; j++) cpad[r * NR + j] = c[r * N + j];
-                KN(panel)(m, kc, a + i * rsA, rsA, csA, bpad, NR, cpad, NR, init, bias_j);
+                KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, NR, init, bias_j, lr);
                 for (int64_t r = 0; r < m; r++)
                     for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * NR + j];
             }
         }
-        if (K == 0)
+        if (K == 0 && !lr)
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < n; j++) C[i * N + jc + j] = bias ? bias[jc + j] : (T)0;
-    }
-}
-
-NN_TARGET static inline __attribute__((always_inline)) T KN(hsum)(V v)
-{
-    T s = 0;
-    for (int l = 0; l < LANES; l++) s += v[l];
-    return s;
-}
-
-/* Columns [j0, j1) of C (M, N) = A (M, K) @ B (N, K)^T. */
-NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
-KN(gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C, int64_t j0, int64_t j1)
-{
-    enum { TR = 4, TC = 4 };
-    const int64_t kv = K - K % LANES;
-    for (int64_t i0 = 0; i0 < M; i0 += TR) {
-        const T *a[TR];
-        for (int r = 0; r < TR; r++) a[r] = A + (i0 + r < M ? i0 + r : M - 1) * K;
-        for (int64_t jb = j0; jb < j1; jb += TC) {
-            const T *b[TC];
-            for (int c = 0; c < TC; c++) b[c] = B + (jb + c < j1 ? jb + c : j1 - 1) * K;
-            V acc[TR][TC];
-            for (int r = 0; r < TR; r++)
-                for (int c = 0; c < TC; c++) acc[r][c] = (V){0};
-            for (int64_t p = 0; p < kv; p += LANES) {
-                V av[TR], bv[TC];
-                for (int r = 0; r < TR; r++) av[r] = KN(load)(a[r] + p);
-                for (int c = 0; c < TC; c++) bv[c] = KN(load)(b[c] + p);
-                for (int r = 0; r < TR; r++)
-                    for (int c = 0; c < TC; c++) acc[r][c] += av[r] * bv[c];
-            }
-            T out[TR][TC];
-            for (int r = 0; r < TR; r++)
-                for (int c = 0; c < TC; c++) {
-                    T s = KN(hsum)(acc[r][c]);
-                    for (int64_t p = kv; p < K; p++) s += a[r][p] * b[c][p];
-                    out[r][c] = s;
-                }
-            for (int r = 0; r < TR && i0 + r < M; r++)
-                for (int c = 0; c < TC && jb + c < j1; c++) C[(i0 + r) * N + jb + c] = out[r][c];
-        }
     }
 }
 

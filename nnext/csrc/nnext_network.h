@@ -118,3 +118,58 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
     FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
     return value;
 }
+
+/* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch),
+ * with the update folded into backpropagation: forward and the loss as
+ * nn_gradients; if the loss is finite, the deltas of every layer (into
+ * hidden, (n, sizes[1] + ... + sizes[L-1]): the input deltas need the old
+ * weights), which the poll may interrupt (then NaN is returned and no
+ * parameter has changed: the step is not taken); then each layer's bias and
+ * weights updated, the weights by nn_gemm_tn_sgd (the update in the
+ * weight-gradient product's tiles, no pass over a gradient buffer), which
+ * runs to the end.  Every parameter ends as nn_gradients followed by the
+ * optimizer's step would leave it, to the bit.  Returns the batch's loss. */
+static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
+                           const T *X, const T *Y, int64_t n, T lr, T *grads, T *hidden)
+{
+    const int L = net->n_layers;
+    const int64_t k = net->sizes[L];
+    const int keep_z = FN(loss_from_z)(loss, net->activations[L - 1]);
+    T *acts[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
+    acts[0] = (T *)X;
+    T *d = hidden;
+    for (int l = 1; l <= L; l++) {
+        acts[l] = FN(ws_act)(ws, l);
+        deltas[l] = l == L ? (T *)ws->delta[0] : d;
+        if (l < L) d += n * net->sizes[l];
+    }
+    /* as nn_gradients: a step this small cannot have been stopped inside */
+    const int pollable = (double)n * (double)nn_param_count(net) >= NN_POLL_WORK;
+    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    if (pollable && nn_poll_stopped()) return NAN;
+    const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
+                                          k, k, 1);
+    if (!isfinite(value)) return value;
+    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    for (int l = L - 1; l > 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], params + nn_weight_offset(net, l), deltas[l]);
+        FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return NAN;
+    }
+    if (pollable && nn_poll_stopped()) return NAN; /* (an input delta stopped inside) */
+    for (int l = L - 1; l >= 0; l--) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const T *delta = deltas[l + 1];
+        if (net->has_bias) { /* as nn_dense_backward's column sums, then the update */
+            T *b = params + nn_bias_offset(net, l), *gb = grads + nn_bias_offset(net, l);
+            for (int64_t j = 0; j < n_out; j++) gb[j] = 0;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n_out; j++) gb[j] += delta[i * n_out + j];
+            for (int64_t j = 0; j < n_out; j++) b[j] = b[j] - lr * gb[j];
+        }
+        FN(nn_gemm_tn_sgd)(n_in, n_out, n, acts[l], delta, lr, params + nn_weight_offset(net, l),
+                           grads + nn_weight_offset(net, l));
+    }
+    return value;
+}

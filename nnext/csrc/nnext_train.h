@@ -13,6 +13,7 @@ typedef struct {
     T *x_batch;  /* (B, n_in) shuffled rows */
     T *y_batch;  /* (B, k) */
     T *grads;    /* (P,) general path */
+    T *hidden;   /* (B, sizes[1] + ... + sizes[L-1]) general path: plain SGD's deltas */
     nn_workspace *ws;
     int64_t *order; /* (n,) the epoch's row order when shuffling, else NULL */
     FN(fused_bufs) fused;
@@ -104,6 +105,14 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                  * undone by the caller */
                 loss = FN(fused_batch)(&bb->fused, L, params, opt_state, P, cfg, xb, yb, b,
                                        !order && b == n, kind);
+                finite = isfinite(loss);
+            } else if (kind == 0 && plain) { /* plain SGD: the update inside backpropagation */
+                loss = FN(sgd_step)(net, params, bb->ws, cfg->loss, xb, yb, b, (T)cfg->lr,
+                                    bb->grads, bb->hidden);
+                if (step_work >= NN_POLL_WORK && nn_poll_stopped()) { /* before any update */
+                    interrupted = 1;
+                    break;
+                }
                 finite = isfinite(loss);
             } else {
                 loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
@@ -206,11 +215,15 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     const int fused = FN(fused_ok)(net, B) && FN(config_plain)(cfg);
     /* one allocation for the whole call: activations and deltas (batch in
      * lanes on the fused path), gradients, the snapshots of params and
-     * optimizer state, gather buffers, the fused path's targets and the row
-     * order.  In elements of T: */
+     * optimizer state, gather buffers, the fused path's targets, plain SGD's
+     * hidden deltas and the row order.  In elements of T: */
     int64_t extra = 0;
     if (nn_mul_add(&extra, 2 * (1 + n_state), P, 0) || nn_mul_add(&extra, B, k + n_in, extra) ||
         nn_mul_add(&extra, k, NN_LANES, extra))
+        return NN_ERR_NOMEM;
+    int64_t hidden_width = 0;
+    for (int l = 1; l < L; l++) hidden_width += net->sizes[l]; /* valid net: no overflow */
+    if (nn_mul_add(&extra, fused ? 0 : B, hidden_width, extra))
         return NN_ERR_NOMEM;
     nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra, cfg->shuffle ? n : 0);
     if (!ws) return NN_ERR_NOMEM;
@@ -221,6 +234,7 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     bb.y_batch = bb.snapshot + state;
     bb.x_batch = bb.y_batch + B * k;
     bb.grads = (T *)ws->grads;
+    bb.hidden = fused ? NULL : bb.x_batch + B * n_in + k * NN_LANES;
     bb.ws = ws;
     bb.order = ws->order;
     nn_status status;

@@ -15,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 199309L
 #include "nnext_core.h"
+#include "nnext_gemm.h"
 
 #include <float.h>
 #include <math.h>
@@ -821,6 +822,96 @@ static void check_dense(int64_t B, int64_t n_in, int64_t n_out)
             }
 }
 
+/* The SGD step folded into the weight gradient (nn_gemm_tn_sgd): to the bit
+ * W - lr * g with g from nn_gemm_tn, on odd shapes (tails of rows, of column
+ * panels, of the thread split), with 1 and 2 threads, folded or (small, or
+ * K > NN_GEMM_KC) through the scratch G. */
+#define TN_SGD_CHECK(T, S, M, N, K, threads)                                                \
+    do {                                                                                    \
+        T *a = xmalloc(sizeof(T) * (size_t)((K) * (M))), *d = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
+        T *w = xmalloc(sizeof(T) * (size_t)((M) * (N))), *w2 = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        T *g = xmalloc(sizeof(T) * (size_t)((M) * (N))), *scratch = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        for (int64_t i = 0; i < (K) * (M); i++) a[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < (K) * (N); i++) d[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < (M) * (N); i++) w[i] = w2[i] = (T)srand_(1);                \
+        const T lr = (T)0.37;                                                               \
+        nn_set_num_threads(threads);                                                        \
+        nn_gemm_tn_sgd_##S(M, N, K, a, d, lr, w, scratch);                                  \
+        nn_gemm_tn_##S(M, N, K, a, d, g);                                                   \
+        int same = 1;                                                                       \
+        for (int64_t i = 0; i < (M) * (N); i++) {                                           \
+            volatile T step = lr * g[i]; /* rounded, as the optimizer rounds it */          \
+            const T want = (T)(w2[i] - step);                                               \
+            if (memcmp(&want, &w[i], sizeof(T)) != 0) same = 0;                             \
+        }                                                                                   \
+        CHECK(same, #S " tn_sgd (M %lld, N %lld, K %lld, %d threads) equals tn + update",   \
+              (long long)(M), (long long)(N), (long long)(K), threads);                     \
+        free(a), free(d), free(w), free(w2), free(g), free(scratch);                        \
+    } while (0)
+
+static void test_tn_sgd(void)
+{
+    const int64_t shapes[][3] = {{784, 300, 64}, {300, 100, 64}, {100, 10, 64}, {33, 17, 5},
+                                 {257, 129, 67}, {9, 31, 256}, {40, 40, 257}, {3, 4, 4},
+                                 {1, 65, 7}, {130, 33, 1}};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int i = 0; i < 10; i++) {
+            const int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            TN_SGD_CHECK(double, f64, M, N, K, threads);
+            TN_SGD_CHECK(float, f32, M, N, K, threads);
+        }
+    nn_set_num_threads(0);
+}
+
+/* Plain SGD training (the update folded into backpropagation) against
+ * nn_gradients and the update p - lr * g, step by step, to the bit: f64 and
+ * f32, with and without biases, batches below and above NN_GEMM_KC. */
+#define SGD_TRAIN_CHECK(T, S, bias, n, B)                                                   \
+    do {                                                                                    \
+        int64_t sz[4] = {37, 70, 33, 3};                                                    \
+        int ac[3] = {NN_RELU, NN_TANH, NN_SOFTMAX};                                         \
+        const nn_net net = {3, sz, ac, bias};                                               \
+        const int64_t P = nn_param_count(&net);                                             \
+        T *p1 = xmalloc(sizeof(T) * (size_t)P), *p2 = xmalloc(sizeof(T) * (size_t)P);       \
+        T *gr = xmalloc(sizeof(T) * (size_t)P);                                             \
+        T *X = xmalloc(sizeof(T) * (size_t)((n) * sz[0])), *Y = xmalloc(sizeof(T) * (size_t)((n) * 3)); \
+        for (int64_t i = 0; i < P; i++) p1[i] = p2[i] = (T)srand_(0.3);                     \
+        for (int64_t i = 0; i < (n) * sz[0]; i++) X[i] = (T)srand_(1);                      \
+        for (int64_t i = 0; i < (n); i++)                                                   \
+            for (int j = 0; j < 3; j++) Y[i * 3 + j] = (T)(j == i % 3);                     \
+        nn_train_config cfg = base_config(n);                                               \
+        cfg.loss = NN_CROSS_ENTROPY;                                                        \
+        cfg.lr = 0.05;                                                                      \
+        cfg.batch_size = B;                                                                 \
+        double loss;                                                                        \
+        nn_train_result res;                                                                \
+        CHECK(nn_train_##S(&net, p1, NULL, X, Y, n, &cfg, &loss, &res) == NN_OK, "train");  \
+        nn_workspace *ws = nn_workspace_new_##S(&net, B);                                   \
+        for (int64_t r = 0; r < (n); r += (B)) {                                            \
+            const int64_t b = (n) - r < (B) ? (n) - r : (B);                                \
+            nn_gradients_##S(&net, p2, ws, NN_CROSS_ENTROPY, X + r * sz[0], Y + r * 3, b, gr); \
+            for (int64_t i = 0; i < P; i++) {                                               \
+                volatile T step = (T)cfg.lr * gr[i];                                        \
+                p2[i] = p2[i] - step;                                                       \
+            }                                                                               \
+        }                                                                                   \
+        nn_workspace_free(ws);                                                              \
+        CHECK(memcmp(p1, p2, sizeof(T) * (size_t)P) == 0,                                   \
+              #S " SGD training (bias %d, n %d, batch %d) equals gradients + update", bias, n, B); \
+        free(p1), free(p2), free(gr), free(X), free(Y);                                     \
+    } while (0)
+
+static void test_sgd_folded(void)
+{
+    for (int bias = 0; bias <= 1; bias++) {
+        SGD_TRAIN_CHECK(double, f64, bias, 200, 64);
+        SGD_TRAIN_CHECK(float, f32, bias, 200, 64);
+        SGD_TRAIN_CHECK(double, f64, bias, 600, 300);
+        SGD_TRAIN_CHECK(float, f32, bias, 600, 300);
+        SGD_TRAIN_CHECK(float, f32, bias, 50, 7);
+    }
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -834,6 +925,8 @@ int main(int argc, char **argv)
     test_backward();
     test_train();
     test_fused(quick ? 60 : 400);
+    test_tn_sgd();
+    test_sgd_folded();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
