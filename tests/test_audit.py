@@ -435,7 +435,8 @@ def test_tiny_networks_give_the_same_bits_on_every_instruction_set(tmp_path):
     """README, 'Bit for bit': products small enough for the simple loops give
     the same results whichever instruction set the hot functions use."""
     import subprocess
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    from conftest import child_env
+    env = child_env()
     digests = {}
     for isa in ("base", "avx2", ""):
         run = subprocess.run([sys.executable, "-c", TINY_RUN], env=dict(env, NNEXT_ISA=isa),

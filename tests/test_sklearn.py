@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import nnext  # noqa: E402
+from conftest import child_env  # noqa: E402
 from nnext.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -28,13 +29,14 @@ X_DIGITS = X_DIGITS / 16.0
 NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
 
 
-def test_import_nnext_does_not_import_sklearn():
+def test_import_nnext_does_not_import_sklearn(tmp_path):
     code = "import sys, nnext; nnext.Network([2, 1]); print('sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=child_env(), cwd=tmp_path)
     assert out.stdout.strip() == "False"
 
 
-def test_missing_sklearn_gives_a_clear_import_error():
+def test_missing_sklearn_gives_a_clear_import_error(tmp_path):
     code = ("import sys\n"
             "class Block:\n"
             "    def find_spec(self, name, path=None, target=None):\n"
@@ -45,7 +47,8 @@ def test_missing_sklearn_gives_a_clear_import_error():
             "    import nnext.sklearn\n"
             "except ImportError as e:\n"
             "    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=child_env(), cwd=tmp_path)
     assert "nnext.sklearn needs scikit-learn 1.6 or later" in out.stdout
     assert "pip install 'scikit-learn>=1.6'" in out.stdout
 
