@@ -77,7 +77,7 @@ print(f"wheel: {len(names)} files, no C source, no test:", " ".join(names))
 EOF
 
 stage "auditwheel: manylinux tag, stripped"
-ldd --version | head -1
+ldd --version 2>&1 | sed -n 1p   # sed reads to the end: head would close the pipe early (SIGPIPE, exit 141 under pipefail)
 show_tag() {  # auditwheel's verdict, on one line
     "$TOOLS/auditwheel" show "$1" 2>&1 | grep -v '^INFO:' | tr -s ' \n' ' ' \
         | grep -o 'is consistent with the following platform tag: "[^"]*"' | sed "s|^|$(basename "$1") |"
@@ -103,7 +103,8 @@ EOF
 }
 echo "before: $(basename "$RAW_WHEEL"): $(kib "$RAW_WHEEL"), $(so_size "$RAW_WHEEL")"
 echo "after:  $(basename "$WHEEL"): $(kib "$WHEEL"), $(so_size "$WHEEL")"
-so_size "$WHEEL" | grep -q 'debug info: no' || { echo "the repaired wheel's extension is not stripped"; exit 1; }
+SO_INFO=$(so_size "$WHEEL")
+grep -q 'debug info: no' <<< "$SO_INFO" || { echo "the repaired wheel's extension is not stripped"; exit 1; }
 COLUMNS=200 "$TOOLS/twine" --no-color check --strict "$SDIST" "$WHEEL"
 
 # A copy of the tests with the folders they read (notebooks/, docs/images/), and
