@@ -92,7 +92,8 @@ PyObject *engine_gradients(EngineObject *self, PyObject *args);
 PyObject *engine_trace(EngineObject *self, PyObject *args);
 
 /* binding_train.c */
-PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds);
+PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames);
 PyObject *engine_optimizer_state(EngineObject *self, PyObject *ignored);
 PyObject *engine_set_optimizer_state(EngineObject *self, PyObject *arg);
 
