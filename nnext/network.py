@@ -209,7 +209,14 @@ class Network:
                 _checks.copy_checked(dst, b, f"biases[{i}]")
         elif biases is not None:
             raise ValueError("this network has no biases (bias=False), but biases were given")
-        self._params[...] = new
+        with self._writing():
+            self._params[...] = new
+
+    def _writing(self):
+        """A context for Python code that writes the parameters (numpy may
+        release the GIL inside a copy): the lock, and the engine marked busy
+        so that `predict`'s lock-free path waits for the lock instead."""
+        return _Writing(self)
 
     # ------------------------------------------------------------ properties
 
@@ -276,16 +283,21 @@ class Network:
         Lists, integer arrays and any memory layout are accepted; the result
         has the network's dtype.
         """
-        with self._lock:
-            return self._engine.predict(X)
+        out = self._engine.predict_nowait(X)  # small X: at once, without the lock
+        if out is None:
+            with self._lock:
+                out = self._engine.predict(X)
+        return out
 
     def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
-        with self._lock:
-            out = self._engine.predict(x)
-        if out.ndim == 1 and out.shape[0] == 1:
-            return float(out[0])
+        out = self._engine.predict_nowait(x)
+        if out is None:
+            with self._lock:
+                out = self._engine.predict(x)
+        if out.shape == (1,):
+            return out.item()  # a Python float, for either dtype
         return out
 
     def forward(self, X: ArrayLike) -> List[NDArray[Any]]:
@@ -605,7 +617,7 @@ class Network:
             if stop:
                 break
         if best_params is not None:
-            with self._lock:
+            with self._writing():
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
 
@@ -734,6 +746,27 @@ class Network:
         ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
         from .export import to_onnx
         return to_onnx(self, path)
+
+
+class _Writing:
+    """Network._writing(): holds the network's lock and marks its engine busy."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def __enter__(self):
+        self.net._lock.acquire()
+        try:
+            self.net._engine.set_busy(True)
+        except BaseException:
+            self.net._lock.release()
+            raise
+
+    def __exit__(self, *exc):
+        try:
+            self.net._engine.set_busy(False)
+        finally:
+            self.net._lock.release()
 
 
 def _nonfinite_error(history, done, lr, loss):

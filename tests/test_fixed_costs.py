@@ -1,8 +1,14 @@
-"""Starting weights from an int seed: the core draws them (nnext_random.c) as
-np.random.RandomState(seed) would, without building one.  Held to numpy's own
-generator, to the bit, for many seeds, every scheme, both dtypes and shapes
-that cross MT19937's 624-word blocks; and the engine's fast positional call of
-train against its keyword form."""
+"""The paths that keep a tiny network's fixed costs down (issue 14), each held
+to the slow path it replaces:
+
+- starting weights from an int seed: the core draws them (nnext_random.c) as
+  np.random.RandomState(seed) would, without building one; compared with
+  numpy's own generator, to the bit, for many seeds, every scheme, both dtypes
+  and shapes that cross MT19937's 624-word blocks;
+- Engine.train's fast positional call against its keyword form;
+- predict's lock-free path (small inputs, engine idle) against the locked one,
+  and its stepping aside while another thread writes the parameters.
+(The times themselves are measured in bench/, not asserted here.)"""
 import numpy as np
 import pytest
 
@@ -135,3 +141,50 @@ def test_positional_train_refuses_bad_types_and_changes_nothing(name, bad):
     with pytest.raises((TypeError, ValueError, OverflowError)):
         net._engine.train(data, *[s[k] for k in ORDER])
     np.testing.assert_array_equal(net._engine.params, before)
+
+
+# ------------------------------------------------ predict's lock-free path
+
+def test_predict_waits_for_a_python_level_write_in_progress():
+    """While another thread writes the parameters (Network._writing: the lock and
+    the engine marked busy), predict's lock-free path steps aside and waits for
+    the lock, then sees the whole new parameters."""
+    import threading
+    net = Network([2, 3, 1], seed=0)
+    x = np.array([[0.5, -1.0]])
+    entered, results = threading.Event(), []
+    with net._writing():
+        assert net._engine.predict_nowait(x) is None  # busy: the fast path steps aside
+        t = threading.Thread(target=lambda: (entered.set(), results.append(net.predict(x))))
+        t.start()
+        entered.wait()
+        t.join(0.2)
+        assert t.is_alive() and not results, "predict did not wait for the write to end"
+        net._params[...] = 0.0
+    t.join(5)
+    assert results and results[0][0, 0] == 0.5  # sigmoid(0): the new parameters, whole
+
+
+def test_set_busy_refuses_a_second_holder_and_predict_paths_agree():
+    net = Network([3, 4, 2], seed=1)
+    net._engine.set_busy(True)
+    with pytest.raises(RuntimeError, match="in use"):
+        net._engine.set_busy(True)
+    net._engine.set_busy(False)
+    rs = np.random.RandomState(0)
+    small, large = rs.normal(size=(2, 3)), rs.normal(size=(5000, 3))  # large: above the GIL threshold
+    assert net._engine.predict_nowait(large) is None
+    for X in (small, large, small[0], small.T.copy().T, small.astype(np.float32), small.tolist()):
+        np.testing.assert_array_equal(net.predict(X), net._engine.predict(X))
+    out = net._engine.predict_nowait(small)
+    np.testing.assert_array_equal(out, net._engine.predict(small))
+    with pytest.raises(ValueError):
+        net._engine.predict_nowait(np.ones((2, 5)))
+
+
+def test_feedforward_returns_a_python_float_for_either_dtype():
+    for dtype in ("float64", "float32"):
+        net = Network([2, 2, 1], seed=0, dtype=dtype)
+        y = net.feedforward(np.array([2.0, 3.0]))
+        assert type(y) is float
+        assert y == float(net.predict(np.array([[2.0, 3.0]]).astype(dtype))[0, 0])
