@@ -98,8 +98,8 @@ def _check_features(names):
     names = list(names)
     if not names:
         raise ValueError(f"features needs at least one of {list(FEATURES)}, got []")
-    for f in names:
-        _checks.choice(f, FEATURES, "feature")
+    for i, f in enumerate(names):
+        _checks.choice(f, FEATURES, f"feature features[{i}]")
     if len(set(names)) != len(names):
         raise ValueError(f"features lists a feature twice: {names!r}")
     return names
@@ -429,7 +429,7 @@ class Playground:
             self._thread.start()
         self._notify()
 
-    frame_rate = 12.0  # listener calls per second while playing
+    frame_rate = 15.0  # listener calls per second while playing
 
     def _play_loop(self, fixed):
         chunk, last_frame = fixed or 1, 0.0
