@@ -636,14 +636,15 @@ def _svg_line_chart(series, width, height, log=False, labels=None):
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{pts}"/>')
     if labels:
         for i, (text, colour) in enumerate(labels):
-            parts.append(f'<text x="4" y="{12 + 12 * i}" font-size="10" fill="{colour}">{text}</text>')
+            parts.append(f'<text x="{width - 4}" y="{12 + 12 * i}" font-size="10" fill="{colour}" '
+                         f'text-anchor="end">{text}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-FEATURE_LABELS = {"x1": "X<sub>1</sub>", "x2": "X<sub>2</sub>", "x1^2": "X<sub>1</sub><sup>2</sup>",
-                  "x2^2": "X<sub>2</sub><sup>2</sup>", "x1*x2": "X<sub>1</sub>X<sub>2</sub>",
-                  "sin(x1)": "sin(X<sub>1</sub>)", "sin(x2)": "sin(X<sub>2</sub>)"}
+#: The features as the buttons show them.
+FEATURE_LABELS = {"x1": "X₁", "x2": "X₂", "x1^2": "X₁²", "x2^2": "X₂²",
+                  "x1*x2": "X₁X₂", "sin(x1)": "sin(X₁)", "sin(x2)": "sin(X₂)"}
 
 
 class PlaygroundView:
@@ -656,7 +657,7 @@ class PlaygroundView:
     custom JavaScript widget; a frame of the default network is a few tens of
     kilobytes.  Every control calls the playground's own methods."""
 
-    OUTPUT_RES, OUTPUT_SCALE, NEURON_RES = 100, 3, 40
+    OUTPUT_RES, OUTPUT_SCALE, NEURON_RES = 150, 2, 36
 
     def __init__(self, playground: Playground) -> None:
         try:
@@ -670,41 +671,40 @@ class PlaygroundView:
         self._building = False
         lay = W.Layout
         s = pg.settings
+        narrow = {"description_width": "70px"}
         self.dataset = W.Dropdown(options=[("Circle", "circle"), ("Exclusive or", "xor"), ("Gaussian", "gaussians"),
                                            ("Spiral", "spiral"), ("Plane (regression)", "plane"),
                                            ("Multi gaussian (regression)", "multi_gaussian")],
-                                  value=s["dataset"], description="Data", layout=lay(width="260px"))
+                                  value=s["dataset"], description="Data", layout=lay(width="230px"), style=narrow)
         self.problem = W.Dropdown(options=[("Classification", "classification"), ("Regression", "regression")],
-                                  value=s["problem"], description="Problem", layout=lay(width="260px"))
+                                  value=s["problem"], description="Problem", layout=lay(width="230px"), style=narrow)
         self.ratio = W.IntSlider(value=round(s["train_ratio"] * 100), min=10, max=90, step=10,
-                                 description="Train %", layout=lay(width="260px"))
+                                 description="Train %", layout=lay(width="230px"), style=narrow)
         self.noise = W.IntSlider(value=round(s["noise"] * 100), min=0, max=50, step=5, description="Noise",
-                                 layout=lay(width="260px"))
+                                 layout=lay(width="230px"), style=narrow)
         self.batch = W.IntSlider(value=min(s["batch_size"], MAX_BATCH), min=1, max=MAX_BATCH, description="Batch size",
-                                 layout=lay(width="260px"))
+                                 layout=lay(width="230px"), style=narrow)
         self.regen = W.Button(description="Regenerate", icon="refresh", layout=lay(width="120px"))
-        self.lr = W.Dropdown(options=_menu(LEARNING_RATES, s["lr"]), value=s["lr"], description="Learning rate",
-                             layout=lay(width="200px"), style={"description_width": "90px"})
+        self.lr = W.Dropdown(options=_menu(LEARNING_RATES, s["lr"]), value=s["lr"],
+                             layout=lay(width="130px"))
         self.activation = W.Dropdown(options=[("ReLU", "relu"), ("Tanh", "tanh"), ("Sigmoid", "sigmoid"),
                                               ("Linear", "linear")], value=s["activation"],
-                                     description="Activation", layout=lay(width="200px"),
-                                     style={"description_width": "90px"})
+                                     layout=lay(width="130px"))
         self.regularization = W.Dropdown(options=[("None", "none"), ("L1", "l1"), ("L2", "l2")],
-                                         value=s["regularization"] or "none", description="Regularization",
-                                         layout=lay(width="200px"), style={"description_width": "90px"})
+                                         value=s["regularization"] or "none",
+                                         layout=lay(width="130px"))
         self.rate = W.Dropdown(options=_menu(REGULARIZATION_RATES, s["rate"]), value=s["rate"],
-                               description="Reg. rate", layout=lay(width="200px"),
-                               style={"description_width": "90px"})
+                               layout=lay(width="130px"))
         self.reset_button = W.Button(description="Reset", icon="undo", layout=lay(width="90px"))
         self.play_button = W.Button(description="Play", icon="play", button_style="primary",
                                     layout=lay(width="90px"))
         self.step_button = W.Button(description="Step", icon="step-forward", layout=lay(width="90px"))
-        self.epoch_label = W.HTML(layout=lay(width="190px"))
+        self.epoch_label = W.HTML(layout=lay(width="110px", margin="0 10px"))
         self.epoch_label.add_class("nnext-epoch")
-        self.features = {f: W.ToggleButton(value=f in s["features"], description="", layout=lay(width="92px"),
+        self.features = {f: W.ToggleButton(value=f in s["features"], description="", layout=lay(width="84px"),
                                            tooltip=f) for f in FEATURES}
         for f, b in self.features.items():
-            b.description = f
+            b.description = FEATURE_LABELS[f]
         self.add_layer_button = W.Button(description="+ layer", layout=lay(width="80px"))
         self.remove_layer_button = W.Button(description="- layer", layout=lay(width="80px"))
         self.neuron_buttons = W.HBox()
@@ -722,17 +722,24 @@ class PlaygroundView:
         self.status = W.HTML()
 
         self._wire()
+        def labelled(widget, text):
+            return W.VBox([W.HTML(f"<span style='font-size:11px;color:#666'>{text}</span>"), widget],
+                          layout=lay(margin="0 6px"))
+
         controls = W.HBox([self.reset_button, self.play_button, self.step_button, self.epoch_label,
-                           self.lr, self.activation, self.regularization, self.rate])
+                           labelled(self.lr, "Learning rate"), labelled(self.activation, "Activation"),
+                           labelled(self.regularization, "Regularization"),
+                           labelled(self.rate, "Regularization rate")], layout=lay(align_items="center"))
         data_col = W.VBox([W.HTML("<b>DATA</b>"), self.problem, self.dataset, self.ratio, self.noise,
-                           self.batch, self.regen], layout=lay(width="275px"))
+                           self.batch, self.regen], layout=lay(width="240px", min_width="240px"))
         feat_col = W.VBox([W.HTML("<b>FEATURES</b>")] + list(self.features.values()),
-                          layout=lay(width="100px"))
+                          layout=lay(width="92px", min_width="92px"))
         net_col = W.VBox([W.HBox([W.HTML("<b>HIDDEN LAYERS</b>&nbsp;"), self.add_layer_button,
                                   self.remove_layer_button]),
-                          self.neuron_buttons, self.network_svg])
+                          self.neuron_buttons, self.network_svg],
+                         layout=lay(overflow="auto", min_width="360px", flex="1 1 auto"))
         out_col = W.VBox([W.HTML("<b>OUTPUT</b>"), self.loss_html, self.output_image,
-                          W.HBox([self.show_test, self.discretize])])
+                          W.HBox([self.show_test, self.discretize])], layout=lay(width="306px", min_width="306px"))
         inside = W.VBox([W.HTML("<b>SEEING INSIDE</b>"), self.neuron_pick, self.inside_html])
         self.box = W.VBox([controls, W.HBox([data_col, feat_col, net_col, out_col]),
                            W.HBox([inside, W.VBox([self.code_button, self.code_html])]), self.status])
@@ -836,7 +843,8 @@ class PlaygroundView:
         self.loss_html.value = (f'<div>Test loss <b class="nnext-test-loss">{test_loss:.3f}</b>&nbsp; '
                                 f'Training loss <b class="nnext-train-loss">{train_loss:.3f}</b></div>'
                                 + _svg_line_chart([(hist["test_loss"], "#333"), (hist["train_loss"], "#999")],
-                                                  300, 60, labels=[("test", "#333"), ("training", "#999")]))
+                                                  300, 60, log=True,
+                                                  labels=[("test", "#333"), ("training", "#999"), ("log scale", "#bbb")]))
         norms = np.array(hist["gradient_norms"])
         palette = ["#0877bd", "#f59322", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#333"]
         series = [(norms[:, l], palette[l % len(palette)]) for l in range(norms.shape[1])] if norms.size else []
@@ -844,11 +852,13 @@ class PlaygroundView:
                   for l in range(norms.shape[1] if norms.size else 0)]
         name = "output" if pick[0] == len(s["layers"]) else f"layer {pick[0]} neuron {pick[1]}"
         self.inside_html.value = (
+            "<div style='display:inline-block;margin-right:16px'>"
             "<div style='font-size:11px'>gradient norm per layer (log scale)</div>"
-            + _svg_line_chart(series, 300, 80, log=True, labels=labels)
-            + f"<div style='font-size:11px'>delta dL/dz of {name} (summed over the training rows): "
+            + _svg_line_chart(series, 300, 80, log=True, labels=labels) + "</div>"
+            + "<div style='display:inline-block'>"
+            + f"<div style='font-size:11px'>delta dL/dz of {name}, summed over the training rows: "
               f"{delta[-1]:.3g}</div>"
-            + _svg_line_chart([(delta, "#0877bd")], 300, 60))
+            + _svg_line_chart([(delta, "#0877bd")], 300, 80) + "</div>")
         self.play_button.description = "Pause" if playing else "Play"
         self.play_button.icon = "pause" if playing else "play"
         if error is not None:
@@ -880,26 +890,29 @@ class PlaygroundView:
                 c._nnext_width != w for c, w in zip(self.neuron_buttons.children, s["layers"])):
             boxes = []
             for l, width in enumerate(s["layers"]):
-                plus = W.Button(description="+", layout=W.Layout(width="30px"), tooltip=f"add a neuron to layer {l}")
-                minus = W.Button(description="-", layout=W.Layout(width="30px"),
+                plus = W.Button(description="+", layout=W.Layout(width="24px", padding="0"),
+                                tooltip=f"add a neuron to layer {l}")
+                minus = W.Button(description="-", layout=W.Layout(width="24px", padding="0"),
                                  tooltip=f"remove a neuron from layer {l}")
                 plus.on_click(lambda _, l=l: self._guard(self.pg.add_neuron, l))
                 minus.on_click(lambda _, l=l: self._guard(self.pg.remove_neuron, l))
                 box = W.HBox([minus, W.HTML(f"<span style='font-size:11px'>&nbsp;{width}&nbsp;</span>"), plus],
-                             layout=W.Layout(width=f"{self.COLUMN}px"))
+                             layout=W.Layout(width=f"{self.COLUMN}px", min_width=f"{self.COLUMN}px",
+                                             justify_content="center"))
                 box._nnext_width = width
                 boxes.append(box)
             self.neuron_buttons.children = boxes
-            self.neuron_buttons.layout.margin = f"0 0 0 {self.COLUMN}px"
+            # each box centred over its column of neurons (see _network_svg)
+            self.neuron_buttons.layout.margin = f"0 0 0 {10 + self.COLUMN + self.NODE // 2 - self.COLUMN // 2}px"
 
-    COLUMN, NODE = 110, 40
+    COLUMN, NODE = 84, 34
 
     def _network_svg(self, s, small, weights):
         """Columns of neuron heatmaps (features, hidden layers, output) and the
         weights between them: blue positive, orange negative, width by magnitude."""
         node, col = self.NODE, self.COLUMN
         widths = [len(s["features"])] + s["layers"] + [1]
-        gap = 52
+        gap = 44
         height = max(widths) * gap + 10
         width = col * (len(widths) - 1) + node + 20
         ys = [[10 + (height - 10 - w * gap) / 2 + i * gap for i in range(w)] for w in widths]
@@ -929,11 +942,6 @@ class PlaygroundView:
                              f'style="image-rendering:pixelated"><title>{name}</title></image>'
                              f'<rect x="{xs[l]}" y="{ys[l][j]:.1f}" width="{node}" height="{node}" fill="none" '
                              f'stroke="#666" stroke-width="1"/>')
-                if l == 0:
-                    label = FEATURE_LABELS[s["features"][j]].replace("<sub>", "").replace("</sub>", "") \
-                        .replace("<sup>2</sup>", "²").replace("X1", "X₁").replace("X2", "X₂")
-                    parts.append(f'<text x="{xs[l] - 2}" y="{ys[l][j] + node + 11:.1f}" font-size="10" '
-                                 f'fill="#444">{label}</text>')
         parts.append("</svg>")
         return "".join(parts)
 
