@@ -591,8 +591,16 @@ def _data_uri(rgb):
     return "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii")
 
 
-def _upscale(img, k):
-    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
+def _upsample(values, k):
+    """An (n, n) grid of values k times finer by linear interpolation along
+    each axis (pixel centres kept), so that the heatmap is smooth."""
+    n = values.shape[0]
+    x = np.clip((np.arange(n * k) + 0.5) / k - 0.5, 0, n - 1)
+    i0 = np.floor(x).astype(int)
+    i1 = np.minimum(i0 + 1, n - 1)
+    t = x - i0
+    rows = values[i0] * (1 - t)[:, None] + values[i1] * t[:, None]
+    return rows[:, i0] * (1 - t) + rows[:, i1] * t
 
 
 def _draw_points(img, P, values, size, edge):
@@ -657,7 +665,7 @@ class PlaygroundView:
     custom JavaScript widget; a frame of the default network is a few tens of
     kilobytes.  Every control calls the playground's own methods."""
 
-    OUTPUT_RES, OUTPUT_SCALE, NEURON_RES = 150, 2, 36
+    OUTPUT_RES, OUTPUT_SCALE, NEURON_RES = 100, 3, 36
 
     def __init__(self, playground: Playground) -> None:
         try:
@@ -828,10 +836,11 @@ class PlaygroundView:
         finally:
             self._building = False
         # the output heatmap and the points
-        out = layers[-1][:, 0].astype(np.float64).reshape(self.OUTPUT_RES, self.OUTPUT_RES)
+        out = _upsample(layers[-1][:, 0].astype(np.float64).reshape(self.OUTPUT_RES, self.OUTPUT_RES),
+                        self.OUTPUT_SCALE)
         if self.discretize.value:
             out = np.sign(out)
-        img = _upscale(colors(out * 0.85), self.OUTPUT_SCALE).copy()   # 0.85: the points stand out
+        img = colors(out * 0.85)   # 0.85: paler than the points, which stand out
         Xtr, ytr, Xte, yte = points
         _draw_points(img, Xtr, ytr, 2, (255, 255, 255))
         if self.show_test.value:

@@ -534,3 +534,13 @@ def test_widgets_equal_code():
     assert view.play_button.description == "Play"
     view.code_button.click()
     assert "nnext.Network" in view.code_html.value
+
+
+def test_upsample_is_linear_interpolation():
+    v = np.add.outer(np.arange(4.0), 10 * np.arange(4.0))          # v[i, j] = i + 10 j, linear
+    up = pgm._upsample(v, 3)
+    assert up.shape == (12, 12)
+    centres = (np.arange(12) + 0.5) / 3 - 0.5                     # each fine pixel's centre, coarse units
+    c = np.clip(centres, 0, 3)
+    assert np.allclose(up, np.add.outer(c, 10 * c))
+    assert np.array_equal(pgm._upsample(np.full((5, 5), 0.25), 4), np.full((20, 20), 0.25))
