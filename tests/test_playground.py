@@ -396,6 +396,14 @@ def test_nonfinite_loss_is_reported():
     assert np.array_equal(ns["net"].weights[0], pg.network.weights[0])
 
 
+def _pause_within(pg, seconds):
+    """pg.pause(), failing (not hanging) if it does not return in time."""
+    worker = threading.Thread(target=pg.pause, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"pause did not return within {seconds} s"
+
+
 def test_play_and_pause():
     pg = Playground(seed=0)
     frames = []
@@ -406,7 +414,7 @@ def test_play_and_pause():
     while pg.epoch < 50 and time.monotonic() < deadline:
         time.sleep(0.01)
     started = time.monotonic()
-    pg.pause()
+    _pause_within(pg, 10.0)
     stopped_in = time.monotonic() - started
     assert not pg.playing and pg.epoch >= 50
     assert stopped_in < 2.0, f"pause took {stopped_in:.2f} s"
