@@ -199,7 +199,7 @@ BAD_SETTINGS = [
     ("features", "x1", TypeError), ("features", ["x1", "x1"], ValueError),
     ("layers", [4] * 7, ValueError), ("layers", [9], ValueError), ("layers", [0], ValueError),
     ("layers", [2.5], TypeError), ("layers", 4, TypeError), ("activation", "softmax", ValueError),
-    ("activation", "elu", ValueError), ("activation", None and 0 or 1, TypeError),
+    ("activation", "elu", ValueError), ("activation", 1, TypeError),
     ("lr", 0.0, ValueError), ("lr", -1, ValueError), ("lr", float("nan"), ValueError), ("lr", "fast", TypeError),
     ("regularization", "l3", ValueError), ("regularization", 2, TypeError), ("rate", -0.1, ValueError),
     ("rate", [1], TypeError), ("n", 1, ValueError), ("n", 3.0, TypeError),
