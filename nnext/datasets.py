@@ -375,7 +375,7 @@ def load_mnist(kind: str = "mnist", path: Optional[str] = None, download: bool =
 # slider over 100: 0 to 0.5) and ``seed``, and returns ``(X, y)``: ``X`` of
 # shape (n, 2) in float64, points in [-6, 6]^2 (the Playground's domain),
 # ``y`` of shape (n,): labels -1.0 / +1.0 for the classification sets, values
-# in [-1, 1] for the regression sets.  The points come in generation order
+# in [-1, 1] for the regression sets (the plane's reach a little beyond with noise).  The points come in generation order
 # (for the two-class sets the +1 class first); ``split`` shuffles and splits.
 # The Playground draws 500 points for classification, 1,200 for regression.
 # Where the Playground's loops run ``numSamples / 2`` times per class, here

@@ -804,6 +804,12 @@ class PlaygroundView:
     def _changed(self, pg):
         self.redraw()
 
+    def close(self) -> None:
+        """Stop following the playground and close the widgets."""
+        if self._changed in self.pg._listeners:
+            self.pg._listeners.remove(self._changed)
+        self.box.close()
+
     # -- drawing
 
     def redraw(self) -> None:

@@ -552,3 +552,13 @@ def test_upsample_is_linear_interpolation():
     c = np.clip(centres, 0, 3)
     assert np.allclose(up, np.add.outer(c, 10 * c))
     assert np.array_equal(pgm._upsample(np.full((5, 5), 0.25), 4), np.full((20, 20), 0.25))
+
+
+def test_view_close_stops_following():
+    pytest.importorskip("ipywidgets", reason="the view needs ipywidgets: pip install '.[test]'")
+    pg = Playground(seed=0)
+    view = pg.view()
+    label = view.epoch_label.value
+    view.close()
+    pg.step(3)
+    assert view.epoch_label.value == label and not pg._listeners

@@ -172,9 +172,9 @@ def test_playground_in_jupyterlab(jupyterlab, browser, tmp_path):
     playground = _wait("the playground's widgets", lambda: browser.find_element(By.CSS_SELECTOR, ".nnext-playground"), 60)
     browser.execute_script("arguments[0].scrollIntoView(true);", playground)
 
-    def epoch():
-        return int(browser.find_element(By.CSS_SELECTOR, ".nnext-playground .nnext-epoch-value")
-                   .text.replace(",", ""))
+    def epoch():   # read in one script: the label's HTML is replaced at every frame
+        return int(browser.execute_script("return document.querySelector("
+                                          "'.nnext-playground .nnext-epoch-value').textContent").replace(",", ""))
 
     def heatmap():
         return browser.find_element(By.CSS_SELECTOR, ".nnext-playground img.nnext-output").screenshot_as_png
@@ -186,6 +186,16 @@ def test_playground_in_jupyterlab(jupyterlab, browser, tmp_path):
     moving = _wait("the epoch counter to move", lambda: epoch() > start + 200 and epoch(), 60)
     _wait("the epoch counter to move again", lambda: epoch() > moving, 30)
     _wait("the heatmap to change", lambda: heatmap() != before, 30)
+    # frames as the browser sees them: changes of the epoch counter over 3 s (printed, not asserted)
+    seen, started = [epoch()], time.monotonic()
+    while time.monotonic() - started < 3.0:
+        value = epoch()
+        if value != seen[-1]:
+            seen.append(value)
+        time.sleep(0.01)
+    took = time.monotonic() - started
+    print(f"\nin the browser: {len(seen) - 1} frames in {took:.1f} s ({(len(seen) - 1) / took:.1f} frames/s), "
+          f"{(seen[-1] - seen[0]) / took:,.0f} epochs/s")
     playground.find_element(By.XPATH, ".//button[contains(., 'Pause')]").click()
     _wait("the Play button back", lambda: playground.find_element(By.XPATH, ".//button[contains(., 'Play')]"), 30)
     stopped = epoch()
