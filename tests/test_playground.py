@@ -228,6 +228,7 @@ def test_setting_mismatch_and_unknown():
         pg.set(learning_rate=0.1)
     with pytest.raises(TypeError, match="seed"):
         Playground(seed="a")
+    assert Playground(problem="regression", seed=0).dataset == "plane"
     pg.set(problem="regression")                     # picks that problem's data set
     assert pg.dataset == "plane" and pg.network.activations[-1] == "linear"
     pg.set(dataset="multi_gaussian")
