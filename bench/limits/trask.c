@@ -1,0 +1,166 @@
+/* Trask's "neural network in 11 lines", part 2, hand-written: the yardstick of issue 14.
+ *
+ * 3-4-1 sigmoid network, no biases, the full batch of his 4 rows, 60,000
+ * steps, lr 1, float64, his update rule (gradient descent on the summed
+ * 1/2 (y - l2)^2):
+ *   l1 = s(X syn0)  (4x4)          l2 = s(l1 syn1)  (4x1)
+ *   d2 = (y - l2) l2 (1 - l2)      d1 = (d2 syn1^T) l1 (1 - l1)
+ *   syn1 += l1^T d2                syn0 += X^T d1
+ *
+ *   cc -O3 -std=c11 bench/limits/trask.c -lm -o trask     (add -mavx2 -mfma or
+ *   -march=native for the 4-lane variants; without them they are skipped)
+ *   ./trask REPEATS STEPS syn0[0][0] .. syn0[2][3] syn1[0] .. syn1[3]   (16 numbers, row-major)
+ *
+ * Every repeat starts from the given weights (bench/run.py passes
+ * np.random.seed(1)'s draw, the start of Network([3, 4, 1], bias=False,
+ * seed=1)); per variant one JSON line: best time, ns per step, the final
+ * syn0 (12), syn1 (4) and the summed squared error after training.
+ *
+ * Variants:
+ *   scalar_libm  plain loops, glibc exp then a division (the tutorial's sigmoid)
+ *   scalar_fast  the same loops with limits.h's inlined exp
+ *   avx2_fast    (AVX2+FMA builds) the 4 hidden neurons in the 4 lanes of a
+ *                __m256d: syn0's rows and syn1 are vectors over the hidden
+ *                neurons, each row's l1 one vector sigmoid (4 independent ones
+ *                per step), the 4 rows' output sums transposed into one vector
+ *                (2 hadd, 1 permute, 1 add) for one vector sigmoid; no
+ *                horizontal sum in the updates.
+ * X is read at run time (not folded as constants: nnext cannot know it is 0/1).
+ *
+ * Why these are tight: see bench/README.md ("The limits of issue 14"): the
+ * vector step is one dependency chain (3 multiply-adds, a sigmoid, a multiply,
+ * the transpose-add, a sigmoid, d2, a broadcast and multiply, the syn0 update)
+ * and perf stat's cycles per step are compared with its latency count there.
+ */
+#include "limits.h"
+
+static double X[4][3];
+static const double X_DATA[4][3] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {1, 1, 1}};
+static const double Y[4] = {0, 1, 1, 0};
+
+#define DEFINE_SCALAR(NAME, SIG)                                                                   \
+    static void NAME(double s0[3][4], double s1[4], long steps)                                    \
+    {                                                                                              \
+        double l1[4][4], l2[4], d2[4], d1[4][4];                                                   \
+        for (long t = 0; t < steps; t++) {                                                         \
+            for (int r = 0; r < 4; r++) {                                                          \
+                double z2 = 0;                                                                     \
+                for (int j = 0; j < 4; j++) {                                                      \
+                    l1[r][j] = SIG(MADD(X[r][2], s0[2][j], MADD(X[r][1], s0[1][j], X[r][0] * s0[0][j]))); \
+                    z2 = MADD(l1[r][j], s1[j], z2);                                                \
+                }                                                                                  \
+                l2[r] = SIG(z2);                                                                   \
+                d2[r] = (Y[r] - l2[r]) * (l2[r] * (1.0 - l2[r]));                                  \
+                for (int j = 0; j < 4; j++)                                                        \
+                    d1[r][j] = d2[r] * (s1[j] * (l1[r][j] * (1.0 - l1[r][j])));                    \
+            }                                                                                      \
+            for (int j = 0; j < 4; j++) {                                                          \
+                s1[j] += MADD(l1[0][j], d2[0], l1[1][j] * d2[1]) + MADD(l1[2][j], d2[2], l1[3][j] * d2[3]); \
+                for (int i = 0; i < 3; i++)                                                        \
+                    s0[i][j] += MADD(X[0][i], d1[0][j], X[1][i] * d1[1][j]) +                      \
+                                MADD(X[2][i], d1[2][j], X[3][i] * d1[3][j]);                       \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+DEFINE_SCALAR(train_scalar_libm, sigmoid_libm)
+DEFINE_SCALAR(train_scalar_fast, sigmoid_fast)
+
+#if LIMITS_HAVE_AVX2
+/* lanes = the 4 hidden neurons */
+static void train_avx2_fast(double s0[3][4], double s1[4], long steps)
+{
+    __m256d w0 = _mm256_loadu_pd(s0[0]), w1 = _mm256_loadu_pd(s0[1]), w2 = _mm256_loadu_pd(s0[2]);
+    __m256d v = _mm256_loadu_pd(s1);
+    __m256d x[4][3];
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 3; i++)
+            x[r][i] = _mm256_set1_pd(X[r][i]);
+    const __m256d y = _mm256_loadu_pd(Y), one = _mm256_set1_pd(1.0);
+    for (long t = 0; t < steps; t++) {
+        __m256d l1[4], p[4];
+        for (int r = 0; r < 4; r++) {
+            l1[r] = sigmoid_fast4(_mm256_fmadd_pd(x[r][2], w2, _mm256_fmadd_pd(x[r][1], w1, _mm256_mul_pd(x[r][0], w0))));
+            p[r] = _mm256_mul_pd(l1[r], v);
+        }
+        /* z2[r] = sum_j p[r][j]: a 4x4 transpose-add */
+        const __m256d h01 = _mm256_hadd_pd(p[0], p[1]), h23 = _mm256_hadd_pd(p[2], p[3]);
+        const __m256d z2 = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31));
+        const __m256d l2 = sigmoid_fast4(z2);
+        const __m256d d2 = _mm256_mul_pd(_mm256_sub_pd(y, l2), _mm256_mul_pd(l2, _mm256_sub_pd(one, l2)));
+        __m256d d2b[4], d1[4];
+        d2b[0] = _mm256_permute4x64_pd(d2, 0x00), d2b[1] = _mm256_permute4x64_pd(d2, 0x55);
+        d2b[2] = _mm256_permute4x64_pd(d2, 0xAA), d2b[3] = _mm256_permute4x64_pd(d2, 0xFF);
+        for (int r = 0; r < 4; r++)
+            d1[r] = _mm256_mul_pd(d2b[r], _mm256_mul_pd(v, _mm256_mul_pd(l1[r], _mm256_sub_pd(one, l1[r]))));
+        v = _mm256_add_pd(v, _mm256_add_pd(_mm256_fmadd_pd(l1[0], d2b[0], _mm256_mul_pd(l1[1], d2b[1])),
+                                           _mm256_fmadd_pd(l1[2], d2b[2], _mm256_mul_pd(l1[3], d2b[3]))));
+        w0 = _mm256_add_pd(w0, _mm256_add_pd(_mm256_fmadd_pd(x[0][0], d1[0], _mm256_mul_pd(x[1][0], d1[1])),
+                                             _mm256_fmadd_pd(x[2][0], d1[2], _mm256_mul_pd(x[3][0], d1[3]))));
+        w1 = _mm256_add_pd(w1, _mm256_add_pd(_mm256_fmadd_pd(x[0][1], d1[0], _mm256_mul_pd(x[1][1], d1[1])),
+                                             _mm256_fmadd_pd(x[2][1], d1[2], _mm256_mul_pd(x[3][1], d1[3]))));
+        w2 = _mm256_add_pd(w2, _mm256_add_pd(_mm256_fmadd_pd(x[0][2], d1[0], _mm256_mul_pd(x[1][2], d1[1])),
+                                             _mm256_fmadd_pd(x[2][2], d1[2], _mm256_mul_pd(x[3][2], d1[3]))));
+    }
+    _mm256_storeu_pd(s0[0], w0), _mm256_storeu_pd(s0[1], w1), _mm256_storeu_pd(s0[2], w2);
+    _mm256_storeu_pd(s1, v);
+}
+#endif
+
+static double sse(double s0[3][4], const double s1[4])
+{
+    double sum = 0;
+    for (int r = 0; r < 4; r++) {
+        double z2 = 0;
+        for (int j = 0; j < 4; j++)
+            z2 += sigmoid_libm(X[r][0] * s0[0][j] + X[r][1] * s0[1][j] + X[r][2] * s0[2][j]) * s1[j];
+        const double e = Y[r] - sigmoid_libm(z2);
+        sum += e * e;
+    }
+    return sum;
+}
+
+typedef void (*train_fn)(double[3][4], double[4], long);
+
+int main(int argc, char **argv)
+{
+    if (argc != 19) {
+        fprintf(stderr, "usage: %s REPEATS STEPS syn0 (12 numbers, row-major 3x4) syn1 (4 numbers)\n", argv[0]);
+        return 2;
+    }
+    const long repeats = (long)limits_arg(argv, 1, "REPEATS"), steps = (long)limits_arg(argv, 2, "STEPS");
+    if (repeats < 1 || steps < 1) {
+        fprintf(stderr, "REPEATS and STEPS must be >= 1\n");
+        return 2;
+    }
+    double start[16];
+    for (int i = 0; i < 16; i++)
+        start[i] = limits_arg(argv, 3 + i, "weight");
+    volatile const double *xd = &X_DATA[0][0]; /* X read at run time */
+    for (int k = 0; k < 12; k++)
+        X[k / 3][k % 3] = xd[k];
+    const train_fn trains[] = {train_scalar_libm, train_scalar_fast,
+#if LIMITS_HAVE_AVX2
+                               train_avx2_fast
+#endif
+    };
+    const char *const names[] = {"scalar_libm", "scalar_fast", "avx2_fast"};
+    for (size_t v = 0; v < sizeof trains / sizeof trains[0]; v++) {
+        double s0[3][4], s1[4], best = 1e30;
+        for (long r = 0; r < repeats; r++) {
+            memcpy(s0, start, sizeof s0), memcpy(s1, start + 12, sizeof s1);
+            const double t = limits_now();
+            trains[v](s0, s1, steps);
+            const double dt = limits_now() - t;
+            best = dt < best ? dt : best;
+        }
+        double out[17];
+        memcpy(out, s0, sizeof s0), memcpy(out + 12, s1, sizeof s1);
+        out[16] = sse(s0, s1);
+        limits_print("trask", names[v], best, steps, "syn0 (12, row-major) syn1 (4) sse", out, 17);
+    }
+    if (!LIMITS_HAVE_AVX2)
+        printf("{\"program\": \"trask\", \"variant\": \"avx2_fast\", \"skipped\": \"built without AVX2+FMA "
+               "(add -mavx2 -mfma or -march=native)\"}\n");
+    return 0;
+}
