@@ -410,6 +410,9 @@ def build_limits(tmp):
     if shutil.which("clang") and os.path.basename(os.path.realpath(shutil.which(cc))) != "clang":
         compilers.append(("clang", shutil.which("clang")))
     base = ["-O3", "-std=c11", "-Wall", "-Wextra"]
+    for cname, comp in compilers:
+        v = subprocess.run([comp, "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+        notes.append(f"compiler {cname}: {v[0] if v else '?'}")
 
     def compile_(label, prog, comp, flags, libs):
         out = os.path.join(tmp, f"{prog}-{label.replace(' ', '_')}")

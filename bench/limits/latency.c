@@ -3,7 +3,7 @@
  * cycles` says <not supported>; the cycle is measured instead as the time of a
  * dependent chain of integer adds, 1 cycle each on any x86-64 of the last decade).
  *
- *   cc -O2 -std=c11 -march=native bench/limits/latency.c -lm -o latency && ./latency
+ *   cc -O2 -std=c11 -march=native -DLIMITS_LIBMVEC bench/limits/latency.c -lmvec -lm -o latency && ./latency
  *
  * Each line: the best of 21 runs of a chain of 2,000,000 dependent operations.
  * Used for the step's latency breakdown in bench/README.md.
@@ -90,6 +90,36 @@ static double chain_div4(double x)
     for (long i = 0; i < N; i++) v = _mm256_div_pd(a, _mm256_add_pd(v, b));
     return _mm256_cvtsd_f64(v);
 }
+/* 4 independent 4-lane sigmoids per iteration, as Trask's hidden layer: the
+ * time per iteration against one sigmoid's latency shows whether they overlap */
+static double chain_sigmoid_fast4_x4(double x)
+{
+    __m256d a = _mm256_set1_pd(x), b = _mm256_set1_pd(x + 0.1), c = _mm256_set1_pd(x + 0.2), d = _mm256_set1_pd(x + 0.3);
+    for (long i = 0; i < N; i++)
+        a = sigmoid_fast4(a), b = sigmoid_fast4(b), c = sigmoid_fast4(c), d = sigmoid_fast4(d);
+    return _mm256_cvtsd_f64(_mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(c, d)));
+}
+#ifdef LIMITS_LIBMVEC
+__m256d _ZGVdN4v_exp(__m256d x);
+static inline __m256d sigmoid_libmvec4(__m256d z)
+{
+    const __m256d one = _mm256_set1_pd(1.0);
+    return _mm256_div_pd(one, _mm256_add_pd(one, _ZGVdN4v_exp(_mm256_sub_pd(_mm256_setzero_pd(), z))));
+}
+static double chain_sigmoid_libmvec4(double x)
+{
+    __m256d v = _mm256_set1_pd(x);
+    for (long i = 0; i < N; i++) v = sigmoid_libmvec4(v);
+    return _mm256_cvtsd_f64(v);
+}
+static double chain_sigmoid_libmvec4_x4(double x)
+{
+    __m256d a = _mm256_set1_pd(x), b = _mm256_set1_pd(x + 0.1), c = _mm256_set1_pd(x + 0.2), d = _mm256_set1_pd(x + 0.3);
+    for (long i = 0; i < N; i++)
+        a = sigmoid_libmvec4(a), b = sigmoid_libmvec4(b), c = sigmoid_libmvec4(c), d = sigmoid_libmvec4(d);
+    return _mm256_cvtsd_f64(_mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(c, d)));
+}
+#endif
 static double chain_transpose_add(double x)
 {
     /* trask.c's 4x4 transpose-add (2 hadd, 2 permute2f128, 1 add), fed back */
@@ -133,6 +163,11 @@ int main(void)
 #if LIMITS_HAVE_AVX2
         {"add + division, 4 lanes", chain_div4, 0},
         {"sigmoid_fast4, 4 lanes", chain_sigmoid_fast4, 0},
+        {"4 independent sigmoid_fast4 (per iteration)", chain_sigmoid_fast4_x4, 0},
+#ifdef LIMITS_LIBMVEC
+        {"sigmoid with libmvec exp, 4 lanes", chain_sigmoid_libmvec4, 0},
+        {"4 independent of those (per iteration)", chain_sigmoid_libmvec4_x4, 0},
+#endif
         {"4x4 transpose-add (+ mul)", chain_transpose_add, 0},
         {"lane broadcast vpermpd (+ mul)", chain_broadcast, 0},
 #endif
