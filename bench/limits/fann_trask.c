@@ -32,11 +32,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s REPEATS STEPS syn0 (12 numbers, row-major 3x4) syn1 (4 numbers)\n", argv[0]);
         return 2;
     }
-    const long repeats = (long)limits_arg(argv, 1, "REPEATS"), steps = (long)limits_arg(argv, 2, "STEPS");
-    if (repeats < 1 || steps < 1) {
-        fprintf(stderr, "REPEATS and STEPS must be >= 1\n");
-        return 2;
-    }
+    const long repeats = limits_count(argv, 1, "REPEATS"), steps = limits_count(argv, 2, "STEPS");
     double w[16];
     for (int i = 0; i < 16; i++)
         w[i] = limits_arg(argv, 3 + i, "weight");

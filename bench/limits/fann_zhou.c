@@ -25,11 +25,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s REPEATS EPOCHS w1 w2 w3 w4 w5 w6 b1 b2 b3\n", argv[0]);
         return 2;
     }
-    const long repeats = (long)limits_arg(argv, 1, "REPEATS"), epochs = (long)limits_arg(argv, 2, "EPOCHS");
-    if (repeats < 1 || epochs < 1) {
-        fprintf(stderr, "REPEATS and EPOCHS must be >= 1\n");
-        return 2;
-    }
+    const long repeats = limits_count(argv, 1, "REPEATS"), epochs = limits_count(argv, 2, "EPOCHS");
     double p[9];
     for (int i = 0; i < 9; i++)
         p[i] = limits_arg(argv, 3 + i, "parameter");

@@ -51,6 +51,17 @@ static inline double limits_arg(char **argv, int i, const char *what)
     return v;
 }
 
+/* argv[i] as a count in [1, 1e12]; exits with a message naming it otherwise */
+static inline long limits_count(char **argv, int i, const char *what)
+{
+    const double v = limits_arg(argv, i, what);
+    if (!(v >= 1 && v <= 1e12) || v != (double)(long)v) {
+        fprintf(stderr, "argument %d (%s) must be a whole number in [1, 1e12], got '%s'\n", i, what, argv[i]);
+        exit(2);
+    }
+    return (long)v;
+}
+
 static inline double sigmoid_libm(double z) { return 1.0 / (1.0 + exp(-z)); }
 
 /* 2/k! for k = 0..13 (doubling is exact) */
