@@ -611,7 +611,7 @@ def case_l(quick, repeats):
         # the tutorials' own Python (slow: fewer runs)
         np_reps = 1 if quick else 3
         times["numpy trask"] = [timed(lambda: trask_numpy(TRASK_STEPS))() for _ in range(np_reps)]
-        times["python zhou"] = [timed(lambda: R.zhou_train(zp, epochs=ZHOU_EPOCHS))() for _ in range(np_reps)]
+        times["python zhou"] = [timed(lambda: R.zhou_train(zp, epochs=ZHOU_EPOCHS))() for _ in range(3 * np_reps)]
 
         # agreement
         agree = {}
