@@ -405,7 +405,7 @@ def build_limits(tmp):
     notes, built = [], {"zhou": [], "trask": [], "fann_zhou": [], "fann_trask": []}
     cc = c_compiler()
     if cc is None:
-        return built, ["no C compiler (cc) found: the hand-written C columns are skipped (apt-get install gcc)"]
+        return built, ["no C compiler (cc) found: the C columns (hand-written and FANN) are skipped (Debian: apt-get install gcc libfann-dev)"]
     compilers = [("cc", cc)]
     if shutil.which("clang") and os.path.basename(os.path.realpath(shutil.which(cc))) != "clang":
         compilers.append(("clang", shutil.which("clang")))
