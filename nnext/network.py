@@ -497,23 +497,38 @@ class Network:
         """
         epochs = _checks.integer(epochs, "epochs", 0)
         lr = _checks.real(lr, "lr", low=0)
-        _checks.choice(optimizer, OPTIMIZERS, "optimizer")
-        momentum = _checks.real(momentum, "momentum", 0, 1, high_open=True)
-        beta1 = _checks.real(beta1, "beta1", 0, 1, high_open=True)
-        beta2 = _checks.real(beta2, "beta2", 0, 1, high_open=True)
-        eps = _checks.real(eps, "eps", 0, low_open=True)
-        verbose = _checks.verbosity(verbose)
-        l2 = _checks.real(l2, "l2", low=0)
-        l1 = _checks.real(l1, "l1", low=0)
-        nesterov = _checks.boolean(nesterov, "nesterov")
+        # An argument left at its default (the very object in the signature) is
+        # valid: only the others are checked (a tiny network's fit costs a few
+        # microseconds, of which each check is a few percent).
+        d = _FIT_DEFAULTS
+        if optimizer is not d["optimizer"]:
+            _checks.choice(optimizer, OPTIMIZERS, "optimizer")
+        if momentum is not d["momentum"]:
+            momentum = _checks.real(momentum, "momentum", 0, 1, high_open=True)
+        if beta1 is not d["beta1"]:
+            beta1 = _checks.real(beta1, "beta1", 0, 1, high_open=True)
+        if beta2 is not d["beta2"]:
+            beta2 = _checks.real(beta2, "beta2", 0, 1, high_open=True)
+        if eps is not d["eps"]:
+            eps = _checks.real(eps, "eps", 0, low_open=True)
+        if verbose is not d["verbose"]:
+            verbose = _checks.verbosity(verbose)
+        if l2 is not d["l2"]:
+            l2 = _checks.real(l2, "l2", low=0)
+        if l1 is not d["l1"]:
+            l1 = _checks.real(l1, "l1", low=0)
+        if nesterov is not d["nesterov"]:
+            nesterov = _checks.boolean(nesterov, "nesterov")
         if nesterov and optimizer != "sgd":
             raise ValueError(f"nesterov=True is a form of SGD momentum: it needs optimizer='sgd', "
                              f"got optimizer={optimizer!r}")
-        power_t = _checks.real(power_t, "power_t", low=0)
+        if power_t is not d["power_t"]:
+            power_t = _checks.real(power_t, "power_t", low=0)
         trace_every = None if trace_every is None else _checks.integer(trace_every, "trace_every", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
-        shuffle = _checks.boolean(shuffle, "shuffle")
+        if shuffle is not d["shuffle"]:
+            shuffle = _checks.boolean(shuffle, "shuffle")
         seed = _checks.check_seed(seed)
         code, data = self.prepare(X, y, loss)
         validation = None
@@ -746,6 +761,12 @@ class Network:
         ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
         from .export import to_onnx
         return to_onnx(self, path)
+
+
+# fit's defaults by name: the objects its signature holds (see the top of fit)
+_FIT_DEFAULTS = dict(zip(Network.fit.__code__.co_varnames[1:Network.fit.__code__.co_argcount],
+                         (None,) * (Network.fit.__code__.co_argcount - 1 - len(Network.fit.__defaults__))
+                         + Network.fit.__defaults__))
 
 
 class _Writing:
