@@ -148,7 +148,7 @@ def check_activations(activation, n_layers, params=None):
         else:
             raise TypeError(f"{what} must be a name or a (name, parameter) pair such as ('leaky_relu', 0.1), "
                             f"got {spec!r}")
-        choice(name, ACTIVATIONS, what)
+        choice(name, ACTIVATIONS, "activation")
         if params is not None and params[i] is not None:
             value = params[i]
         if name == "softmax" and i != n_layers - 1:

@@ -138,7 +138,7 @@ def _activation_of(module, nn):
 
     def with_param(name, value):
         try:
-            return (name, _checks.activation_param(name, value, name)), None
+            return (name, _checks.activation_param(name, value, f"{kind.__name__}'s parameter")), None
         except (TypeError, ValueError) as e:
             return None, f"nnext cannot take it: {e}"
 
@@ -206,12 +206,14 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
     weights, biases, activations = [], None, []
     first_linear = softmax_at = None
     outputs = None  # the width the layers so far give
+    maxout_at = None  # a Maxout module with no Linear after it yet
     for i, child in enumerate(children):
         if type(child) is nn.Linear:
             if softmax_at is not None:
                 refuse(softmax_at, f"a Softmax is for the output layer only, and module [{i}] "
                                    f"{child!r} comes after it")
             has_bias = child.bias is not None
+            maxout_at = None
             if not weights:
                 first_linear, biases = i, ([] if has_bias else None)
             else:
@@ -245,7 +247,10 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
                 refuse(i, f"the Linear before it gives {outputs} outputs, not a multiple of its "
                           f"k={name[1]} pieces")
             outputs //= name[1]
+            maxout_at = i
         activations.append(name)
+    if maxout_at is not None:
+        refuse(maxout_at, "maxout is for hidden layers only: a Linear must follow it")
     if len(activations) < len(weights):
         activations.append("linear")
     from .network import Network
