@@ -170,14 +170,15 @@ def summary_text(net, loss=None, batch_size=None, lr=None):
     """See `Network.summary`."""
     sizes = net.sizes
     acts = [a if p is None else f"{a}({p:g})" for a, p in zip(net.activations, net.activation_params)]
+    width = max(10, *map(len, acts))
     lines = [f"Network {' -> '.join(map(str, sizes))}, {net.dtype.name}, "
              f"{'with' if net.bias else 'no'} biases",
-             f"  {'layer':>5}  {'weights':>12}  {'biases':>8}  {'activation':>10}  {'output':>10}  {'parameters':>10}"]
+             f"  {'layer':>5}  {'weights':>12}  {'biases':>8}  {'activation':>{width}}  {'output':>10}  {'parameters':>10}"]
     for l, w in enumerate(net.weights):
         n_in, cols, n_out = w.shape[0], w.shape[1], sizes[l + 1]
         count = n_in * cols + (cols if net.bias else 0)
         lines.append(f"  {l + 1:>5}  {str((n_in, cols)):>12}  {str((cols,)) if net.bias else '-':>8}  "
-                     f"{acts[l]:>10}  {'(n, %d)' % n_out:>10}  {count:>10,}")
+                     f"{acts[l]:>{width}}  {'(n, %d)' % n_out:>10}  {count:>10,}")
     lines.append(f"  total parameters: {net.n_params:,}")
     if loss is not None:
         if loss not in LOSS_FORMULAS:
