@@ -679,10 +679,14 @@ class Network:
 
     def __getstate__(self) -> Dict[str, Any]:
         with self._lock:
-            return {"sizes": self._sizes, "activations": self._activations,
-                    "activation_params": list(self._act_params), "bias": self._bias,
-                    "dtype": self._dtype.name, "params": self._params.copy(),
-                    "opt": self._engine.optimizer_state()}
+            state = {"sizes": self._sizes, "activations": self._activations, "bias": self._bias,
+                     "dtype": self._dtype.name, "params": self._params.copy(),
+                     "opt": self._engine.optimizer_state()}
+            # only when a parameter is not its default: the state (and a pickle) of
+            # a network of plain activations stays what it was before parameters
+            if self._activations != _checks.activation_specs(self._activations, self._act_params):
+                state["activation_params"] = list(self._act_params)
+            return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         """Rebuilds from `__getstate__`'s dict, checked as `load` checks a file."""

@@ -347,10 +347,12 @@ def test_old_pickled_state_loads():
     """A state pickled before activation parameters (no "activation_params") gets the defaults."""
     net = Network([3, 4, 2], activation=["leaky_relu", "elu"], seed=0)
     state = net.__getstate__()
-    del state["activation_params"]
+    assert "activation_params" not in state  # as before parameters: the defaults
     again = Network.__new__(Network)
     again.__setstate__(state)
     assert_same(again, net)
+    net = Network([3, 4, 2], activation=[("leaky_relu", 0.2), "elu"], seed=0)
+    assert net.__getstate__()["activation_params"] == [0.2, 1.0]
 
 
 # ------------------------------------------------------------ bad input
