@@ -113,6 +113,30 @@ def test_check_gradients_catches_a_wrong_slope():
     assert not net.check_gradients(X, y, gradients=wrong).ok
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_many_rows_in_chunks(dtype):
+    """More rows than the binding's cached workspace (256): predict and loss in chunks,
+    gradients and training through a workspace made for the call, maxout's
+    pre-activations included."""
+    acts = [("maxout", 3), ("elu", 0.5), ("maxout", 2), "linear"]
+    net = Network([5, 7, 6, 4, 2], activation=acts, dtype=dtype, init="xavier", seed=4)
+    X = np.random.RandomState(3).normal(size=(1000, 5))
+    y = np.random.RandomState(4).normal(size=(1000, 2))
+    W = [w.astype(np.float64) for w in net.weights]
+    b = [v.astype(np.float64) for v in net.biases]
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    assert rel_err(net.predict(X), R.forward(W, b, acts, X)[-1]) <= tol
+    value, rW, rb = R.loss_and_gradients(W, b, acts, X, y, "mse")
+    assert abs(net.loss(X, y) - value) <= tol * value
+    dW, db = net.gradients(X, y)
+    for l in range(4):
+        assert rel_err(dW[l], rW[l]) <= (1e-10 if dtype == "float64" else 1e-4)
+    if dtype == "float64":
+        fW, fb, fh = R.fit(W, b, acts, X, y, epochs=2, lr=0.05, batch_size=300)
+        h = net.fit(X, y, epochs=2, lr=0.05, batch_size=300)
+        assert rel_err(h.loss, fh) <= 1e-10 and rel_err(net.weights[2], fW[2]) <= 1e-10
+
+
 def test_maxout_ties_go_to_the_first_piece():
     # unit 0: pieces 0 and 1 equal (columns duplicated); unit 1: pieces 2 and 3 equal
     W0 = np.array([[1.0, 1.0, -0.5, -0.5], [2.0, 2.0, 0.25, 0.25]])
