@@ -131,6 +131,12 @@ def test_many_rows_in_chunks(dtype):
     dW, db = net.gradients(X, y)
     for l in range(4):
         assert rel_err(dW[l], rW[l]) <= (1e-10 if dtype == "float64" else 1e-4)
+    # forward and the trace, large enough that the GIL is released around them
+    layers = net.forward(X)
+    want = R.forward(W, b, acts, X)
+    assert all(rel_err(u, v) <= tol for u, v in zip(layers, want))
+    record = net.fit(X, y, epochs=1, lr=0.0, trace_every=1).trace
+    assert record["l1_delta"].shape == (1, 1000, 21) and record["l3_delta"].shape == (1, 1000, 8)
     if dtype == "float64":
         fW, fb, fh = R.fit(W, b, acts, X, y, epochs=2, lr=0.05, batch_size=300)
         h = net.fit(X, y, epochs=2, lr=0.05, batch_size=300)

@@ -268,9 +268,10 @@ PyObject *engine_forward(EngineObject *self, PyObject *X_obj)
     }
     memcpy(acts[0], PyArray_DATA(X), (size_t)PyArray_NBYTES(X));
     self->ops->forward(&self->net, params_data(self), acts, pre, n);
+    const int failed = core_end(self, &call) < 0; /* (the GIL is held again) */
     Py_DECREF(X);
     Py_DECREF(pre_list);
-    if (core_end(self, &call) < 0) Py_CLEAR(list);
+    if (failed) Py_CLEAR(list);
     return list;
 }
 
