@@ -1,6 +1,7 @@
-"""nnext benchmark suite: cases A-E of bench/README.md, in one process.
+"""nnext benchmark suite: cases A-E and L of bench/README.md, in one process.
 
     python bench/run.py [--quick] [--repeats N] [--out bench/results.json]
+    python bench/run.py --cases L     # issue 14 alone: updates only its section of RESULTS.md
 
 Every case runs nnext and its competitors alternately, several times, and
 reports median times and ratios.  Writes JSON (--out), a markdown table to
@@ -15,9 +16,11 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -381,6 +384,391 @@ def plot_e(e, path):
     return path
 
 
+# ------------------------------------------------------------------ case L
+# Issue 14: the tutorials' trainings against hand-written C (bench/limits/),
+# FANN 2.2 and the tutorials' own Python, plus nnext's fixed costs.
+
+LIMITS = os.path.join(HERE, "limits")
+ZHOU_EPOCHS, TRASK_STEPS = 1000, 60000
+L_TOL = 1e-12  # the limit programs compute the same math: final weights to this, relative
+
+
+def c_compiler():
+    """The system C compiler (CC, else cc), or None."""
+    cc = os.environ.get("CC") or shutil.which("cc")
+    return cc if cc and shutil.which(cc.split()[0]) else None
+
+
+def build_limits(tmp):
+    """Compiles bench/limits/*.c with each compiler and flag set; returns
+    ({program: [(label, path)]}, [notes])."""
+    notes, built = [], {"zhou": [], "trask": [], "fann_zhou": [], "fann_trask": []}
+    cc = c_compiler()
+    if cc is None:
+        return built, ["no C compiler (cc) found: the C columns (hand-written and FANN) are skipped (Debian: apt-get install gcc libfann-dev)"]
+    compilers = [("cc", cc)]
+    if shutil.which("clang") and os.path.basename(os.path.realpath(shutil.which(cc))) != "clang":
+        compilers.append(("clang", shutil.which("clang")))
+    base = ["-O3", "-std=c11", "-Wall", "-Wextra"]
+    for cname, comp in compilers:
+        v = subprocess.run([comp, "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+        notes.append(f"compiler {cname}: {v[0] if v else '?'}")
+
+    def compile_(label, prog, comp, flags, libs):
+        out = os.path.join(tmp, f"{prog}-{label.replace(' ', '_')}")
+        cmd = [comp] + base + flags + [os.path.join(LIMITS, prog + ".c"), "-o", out] + libs + ["-lm"]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        return (out, " ".join([os.path.basename(comp)] + base + flags + [f"bench/limits/{prog}.c"] + libs + ["-lm"])) \
+            if p.returncode == 0 else (None, p.stderr.strip().splitlines()[-1:] or ["?"])
+
+    for cname, comp in compilers:
+        for march in ([], ["-march=native"]):
+            label = f"{cname} -O3" + (" -march=native" if march else "")
+            path, cmd = compile_(label, "zhou", comp, march, [])
+            if path:
+                built["zhou"].append((label, path, cmd))
+            else:
+                notes.append(f"zhou.c with {label} failed to compile: {cmd[0]}")
+            path, cmd = compile_(label, "trask", comp, march + ["-DLIMITS_LIBMVEC"], ["-lmvec"])
+            if not path:  # no glibc libmvec: the AVX2 variants with limits.h's exp only
+                path, cmd = compile_(label, "trask", comp, march, [])
+            if path:
+                built["trask"].append((label, path, cmd))
+            else:
+                notes.append(f"trask.c with {label} failed to compile: {cmd[0]}")
+    for prog in ("fann_zhou", "fann_trask"):
+        path, cmd = compile_("cc -O3", prog, cc, [], ["-ldoublefann"])
+        if path:
+            built[prog].append(("FANN 2.2 (libdoublefann)", path, cmd))
+        else:
+            notes.append(f"{prog}.c did not build ({cmd[0]}): FANN column skipped; on Debian: apt-get install libfann-dev")
+    return built, notes
+
+
+def run_limit(path, repeats, steps, weights):
+    """Runs one limit program; returns its JSON lines (one per variant)."""
+    p = subprocess.run([path, str(repeats), str(steps)] + [repr(float(w)) for w in weights],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"{path} failed: {p.stderr.strip()}")
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def max_rel(a, b):
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+def zhou_params_of(W, b):
+    """nnext layers -> Zhou's w1..w6, b1..b3 (h1 = w1 x0 + w2 x1 + b1, ...)."""
+    return [W[0][0, 0], W[0][1, 0], W[0][0, 1], W[0][1, 1], W[1][0, 0], W[1][1, 0], b[0][0], b[0][1], b[1][0]]
+
+
+def clipped_sigmoid_derivative(v):
+    """FANN 2.2's derivative of FANN_SIGMOID at steepness 0.5: v (1 - v) with v clipped to
+    [0.01f, 0.99f] (float constants: 0.0099999998, 0.9900000095)."""
+    v = np.clip(v, float(np.float32(0.01)), float(np.float32(0.99)))
+    return v * (1 - v)
+
+
+def zhou_fann_math(p, epochs, lr=np.float32(0.2)):
+    """Zhou's training as FANN computes it (its clipped derivative, its float learning rate)."""
+    import reference as R
+    W, b = [w.copy() for w in R.zhou_to_layers(p)[0]], [x.copy() for x in R.zhou_to_layers(p)[1]]
+    lr = float(lr)
+    for _ in range(epochs):
+        for x, y in zip(R.ZHOU_DATA, R.ZHOU_Y):
+            h = R.sigmoid(x @ W[0] + b[0])
+            o = R.sigmoid(h @ W[1] + b[1])
+            e_o = (y - o) * clipped_sigmoid_derivative(o)
+            e_h = (W[1] @ e_o) * clipped_sigmoid_derivative(h)
+            W[1] += lr * np.outer(h, e_o)
+            b[1] += lr * e_o
+            W[0] += lr * np.outer(x, e_h)
+            b[0] += lr * e_h
+    return zhou_params_of(W, b)
+
+
+def trask_fann_math(steps):
+    """Trask's part 2 as FANN computes it with its biases held at 0 (its clipped derivative)."""
+    X, y = TRASK_X, TRASK_Y
+    np.random.seed(1)
+    syn0 = 2 * np.random.random((3, 4)) - 1
+    syn1 = 2 * np.random.random((4, 1)) - 1
+    for _ in range(steps):
+        l1 = 1 / (1 + np.exp(-(X @ syn0)))
+        l2 = 1 / (1 + np.exp(-(l1 @ syn1)))
+        l2_delta = (y - l2) * clipped_sigmoid_derivative(l2)
+        l1_delta = (l2_delta @ syn1.T) * clipped_sigmoid_derivative(l1)
+        syn1 += l1.T @ l2_delta
+        syn0 += X.T @ l1_delta
+    return syn0, syn1
+
+
+def best_per_call(f, calls, repeats):
+    """Best over `repeats` runs of the mean time of `calls` calls of f()."""
+    best = 1e30
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(calls):
+            f()
+        best = min(best, (time.perf_counter() - t) / calls)
+    return best
+
+
+def fixed_costs(repeats):
+    import reference as R
+    from nnext import Network
+    net = Network([2, 2, 1], seed=0)
+    x = np.array([-7.0, -3.0])
+    X, y = R.ZHOU_DATA, R.ZHOU_Y
+    rows = [("Network([2, 2, 1], seed=0)", lambda: Network([2, 2, 1], seed=0), 2000, 10e-6),
+            ("fit, 1 epoch of Zhou's 4 rows, batch 1, on [2, 2, 1]",
+             lambda: net.fit(X, y, epochs=1, lr=0.1, loss="mse", batch_size=1), 2000, 5e-6),
+            ("predict of one row, [2, 2, 1]", lambda: net.predict(x), 20000, 0.4e-6),
+            ("feedforward of one row -> float, [2, 2, 1]", lambda: net.feedforward(x), 20000, 0.5e-6)]
+    return [{"what": w, "best_s": best_per_call(f, n, repeats), "target_s": t} for w, f, n, t in rows]
+
+
+def case_l(quick, repeats):
+    import reference as R
+    from nnext import Network
+    load_before = os.getloadavg()
+    reps = max(repeats, 3)
+    inner = {"zhou": 20, "trask": 5, "fann_zhou": 20, "fann_trask": 3}
+    out = {"zhou_epochs": ZHOU_EPOCHS, "trask_steps": TRASK_STEPS, "repeats": reps, "inner_repeats": inner,
+           "load_before": load_before}
+    tmp = tempfile.mkdtemp(prefix="nnext-limits-")
+    try:
+        built, notes = build_limits(tmp)
+        out["notes"], out["builds"] = notes, {k: [c for _, _, c in v] for k, v in built.items()}
+
+        # starting points: Zhou's draw (as case B) and Trask's seed-1 draw (= Network(..., seed=1))
+        zp = R.zhou_draw_params(np.random.RandomState(0))
+        zstart = [zp[k] for k in R.ZHOU_PARAM_NAMES]
+        W, b = R.zhou_to_layers(zp)
+        tnet = Network([3, 4, 1], bias=False, seed=1)
+        tstart = list(tnet.weights[0].ravel()) + list(tnet.weights[1].ravel())
+
+        def nn_zhou():
+            net = Network.from_weights(W, b)
+            net.fit(R.ZHOU_DATA, R.ZHOU_Y, epochs=ZHOU_EPOCHS, lr=0.1, loss="mse", batch_size=1)
+            return net
+
+        def nn_zhou_seed():
+            net = Network([2, 2, 1], init="normal", seed=0)
+            net.fit(R.ZHOU_DATA, R.ZHOU_Y, epochs=ZHOU_EPOCHS, lr=0.1, loss="mse", batch_size=1)
+            return net
+
+        def nn_trask():
+            net = Network([3, 4, 1], bias=False, seed=1)
+            net.fit(TRASK_X, TRASK_Y, epochs=TRASK_STEPS, lr=1.0, loss="sse")
+            return net
+
+        # the results each computes (checked below)
+        zn, zs, tn = nn_zhou(), nn_zhou_seed(), nn_trask()
+        z_final = zhou_params_of(zn.weights, zn.biases)
+        zs_start_net = Network([2, 2, 1], init="normal", seed=0)
+        zs_start = zhou_params_of(zs_start_net.weights, zs_start_net.biases)
+        zs_final = zhou_params_of(zs.weights, zs.biases)
+        t_final = list(tn.weights[0].ravel()) + list(tn.weights[1].ravel())
+
+        times = {}   # name -> list of seconds (each already a best of `inner` where inner > 1)
+        results = {}  # name -> final values
+
+        def add(name, t, values=None):
+            times.setdefault(name, []).append(t)
+            if values is not None:
+                results[name] = values
+
+        def nn_best(f, n):
+            best = 1e30
+            for _ in range(n):
+                t = time.perf_counter()
+                f()
+                best = min(best, time.perf_counter() - t)
+            return best
+
+        runners = {"nnext zhou": lambda: add("nnext zhou", nn_best(nn_zhou, inner["zhou"])),
+                   "nnext zhou seed": lambda: add("nnext zhou seed", nn_best(nn_zhou_seed, inner["zhou"])),
+                   "nnext trask": lambda: add("nnext trask", nn_best(nn_trask, inner["trask"]))}
+        for prog, start, steps in (("zhou", zstart, ZHOU_EPOCHS), ("trask", tstart, TRASK_STEPS),
+                                   ("fann_zhou", zstart, ZHOU_EPOCHS), ("fann_trask", tstart, TRASK_STEPS)):
+            for label, path, _ in built[prog]:
+                def run_c(prog=prog, label=label, path=path, start=start, steps=steps):
+                    for line in run_limit(path, inner[prog], steps, start):
+                        if "skipped" in line:
+                            notes.append(f"{prog} ({label}): {line['variant']} skipped: {line['skipped']}")
+                            continue
+                        add(f"{prog} {line['variant']} [{label}]", line["best_s"], line["values"])
+                runners[f"{prog} [{label}]"] = run_c
+        for name, f in runners.items():  # warm-up round (not timed)
+            f()
+        times.clear()
+        alternate({k: (lambda f=f: f() or 0.0) for k, f in runners.items()}, reps)
+        notes[:] = sorted(set(notes))
+
+        # the tutorials' own Python (slow: fewer runs)
+        np_reps = 1 if quick else 3
+        times["numpy trask"] = [timed(lambda: trask_numpy(TRASK_STEPS))() for _ in range(np_reps)]
+        times["python zhou"] = [timed(lambda: R.zhou_train(zp, epochs=ZHOU_EPOCHS))() for _ in range(3 * np_reps)]
+
+        # agreement
+        agree = {}
+        for name, vals in results.items():
+            if name.startswith("zhou "):
+                agree[name] = max_rel(vals[:9], z_final)
+            elif name.startswith("trask "):
+                agree[name] = max_rel(vals[:16], t_final)
+        z_np = R.zhou_train(zp, epochs=ZHOU_EPOCHS)[0]
+        agree["numpy zhou (tutorial) vs nnext"] = max_rel([z_np[k] for k in R.ZHOU_PARAM_NAMES], z_final)
+        s0, s1 = trask_numpy(TRASK_STEPS)
+        agree["numpy trask (tutorial) vs nnext"] = max_rel(list(s0.ravel()) + list(s1.ravel()), t_final)
+        if built["zhou"]:
+            seed_run = run_limit(built["zhou"][0][1], 1, ZHOU_EPOCHS, zs_start)
+            agree["zhou libm from Network([2, 2, 1], init='normal', seed=0) vs nnext"] = max_rel(seed_run[0]["values"][:9], zs_final)
+        fann = {}
+        for name, vals in results.items():
+            if name.startswith("fann_zhou"):
+                fann[name] = {"outputs": vals[9:13], "nnext_outputs": zn.predict(R.ZHOU_DATA).ravel().tolist(),
+                              "max_abs_output_diff": float(np.max(np.abs(np.array(vals[9:13]) - zn.predict(R.ZHOU_DATA).ravel()))),
+                              "max_rel_weight_diff_vs_nnext": max_rel(vals[:9], z_final),
+                              "max_rel_weight_diff_vs_fann_math": max_rel(vals[:9], zhou_fann_math(zp, ZHOU_EPOCHS))}
+            elif name.startswith("fann_trask"):
+                d = {"outputs": vals[21:25], "nnext_outputs": tn.predict(TRASK_X).ravel().tolist(),
+                     "max_abs_output_diff": float(np.max(np.abs(np.array(vals[21:25]) - tn.predict(TRASK_X).ravel()))),
+                     "max_rel_weight_diff_vs_nnext": max_rel(vals[:16], t_final),
+                     "bias_weights": vals[16:21]}
+                if "bias0" in name:
+                    f0, f1 = trask_fann_math(TRASK_STEPS)
+                    d["max_rel_weight_diff_vs_fann_math"] = max_rel(vals[:16], list(f0.ravel()) + list(f1.ravel()))
+                fann[name] = d
+        out.update({"times_best_s": {k: min(v) for k, v in times.items()}, "times_all_s": times,
+                    "agreement_max_rel": agree, "fann": fann, "fixed_costs": fixed_costs(reps),
+                    "load_after": os.getloadavg()})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def report_l(l, machine):
+    """Issue 14's section of RESULTS.md."""
+    t = l["times_best_s"]
+    lines = ["<!-- issue 14 begin: written by bench/run.py (case L) -->",
+             "## Issue 14: tiny networks at the latency limit (case L)", "",
+             f"Run of {l.get('date', '?')}: `{l.get('command', 'python bench/run.py --cases L')}`.  Machine: "
+             f"{machine.get('cpu')}, {machine.get('cores')} cores, Python {machine.get('python')}, numpy "
+             f"{machine.get('numpy')}.  **The machine is shared with other agents' jobs**: load average "
+             f"{l['load_before'][0]:.1f} before and {l['load_after'][0]:.1f} after the case (1-minute), on 2 cores.  "
+             f"Every time is therefore the **best** of {l['repeats']} alternating rounds (each C program "
+             f"reports its own best of {l['inner_repeats']['zhou']} (Zhou) / {l['inner_repeats']['trask']} (Trask) "
+             "runs per round; nnext the best of as many runs per round, timed from Python, construction + fit).", ""]
+    for n in l["notes"]:
+        lines.append(f"* {n}")
+    if l["notes"]:
+        lines.append("")
+
+    def variants(prefix):
+        return {k: v for k, v in t.items() if k.startswith(prefix + " ")}
+
+    def fmt(s):
+        return f"{s * 1e3:.3f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} us"
+
+    for title, prog, nn_key, steps, np_key, tgt_c, tgt_np, plain in (
+            ("Zhou: 2-2-1, per-sample SGD, 1,000 epochs (4,000 steps)", "zhou", "nnext zhou", 4 * l["zhou_epochs"],
+             "python zhou", ("scalar", 1.3), None, "libm"),
+            ("Trask part 2: 3-4-1, batch 4, 60,000 steps", "trask", "nnext trask", l["trask_steps"], "numpy trask",
+             ("best", 1.3), 200, "scalar_libm")):
+        vs = variants(prog)
+        lines += [f"### {title}", "", "| program | best time | ns per step | nnext / it | final weights vs nnext (max rel) |",
+                  "| --- | --- | --- | --- | --- |"]
+        nn = t[nn_key]
+        lines.append(f"| nnext (from Python: construction + fit) | {fmt(nn)} | {nn / steps * 1e9:.1f} | 1.00 | - |")
+        if nn_key == "nnext zhou":
+            s = t["nnext zhou seed"]
+            lines.append(f"| nnext, `Network([2, 2, 1], init='normal', seed=0)` + fit (biases start at 0) | {fmt(s)} | "
+                         f"{s / steps * 1e9:.1f} | {nn / s:.2f} | - |")
+        for k in sorted(vs, key=lambda k: vs[k]):
+            lines.append(f"| {k} | {fmt(vs[k])} | {vs[k] / steps * 1e9:.1f} | {nn / vs[k]:.2f} | "
+                         f"{l['agreement_max_rel'].get(k, float('nan')):.1e} |")
+        fk = {k: v for k, v in t.items() if k.startswith("fann_" + prog)}
+        for k in sorted(fk):
+            lines.append(f"| {k} | {fmt(fk[k])} | {fk[k] / steps * 1e9:.1f} | {nn / fk[k]:.2f} | "
+                         f"{l['fann'][k]['max_rel_weight_diff_vs_nnext']:.1e} (not the same math, below) |")
+        lines.append(f"| the tutorial's own Python ({'his numpy script' if prog == 'trask' else 'his scalar loop'}) | "
+                     f"{fmt(t[np_key])} | {t[np_key] / steps * 1e9:.0f} | {nn / t[np_key]:.4f} | "
+                     f"{l['agreement_max_rel'][('numpy ' + prog + ' (tutorial) vs nnext')]:.1e} |")
+        lines.append("")
+        scal = [v for k, v in vs.items() if k.startswith(f"{prog} {plain} [cc -O3]")]
+        best = min(vs.values()) if vs else None
+        ratios = []
+        if scal:
+            r = nn / scal[0]
+            ratios.append(f"nnext / hand C scalar ({prog}.c {plain}, cc -O3) = **{r:.2f}**" +
+                          (f" (target <= {tgt_c[1]}: {'holds' if r <= tgt_c[1] else 'misses'})" if tgt_c[0] == "scalar" else ""))
+        if best:
+            r = nn / best
+            ratios.append(f"nnext / best hand C = **{r:.2f}**" +
+                          (f" (target <= {tgt_c[1]}: {'holds' if r <= tgt_c[1] else 'misses'})" if tgt_c[0] == "best" else ""))
+        for k in sorted(fk):
+            r = fk[k] / nn
+            ratios.append(f"{k.split(' [')[0]} / nnext = **{r:.2f}**" +
+                          (f" (target >= 2: {'holds' if r >= 2 else 'misses'})" if prog == "zhou" else ""))
+        r = t[np_key] / nn
+        ratios.append(f"the tutorial's Python / nnext = **{r:.0f}**" +
+                      (f" (target >= {tgt_np}: {'holds' if r >= tgt_np else 'misses'})" if tgt_np else ""))
+        lines += ["Ratios: " + "; ".join(ratios) + ".", ""]
+    lines += ["### Fixed costs (from Python, best per call)", "", "| call | best | target | holds |", "| --- | --- | --- | --- |"]
+    for row in l["fixed_costs"]:
+        lines.append(f"| `{row['what']}` | {row['best_s'] * 1e6:.2f} us | <= {row['target_s'] * 1e6:g} us | "
+                     f"{'yes' if row['best_s'] <= row['target_s'] else 'no'} |")
+    lines += ["", "### FANN: what matches and what cannot", "",
+              "Set up in `bench/limits/fann_common.h`: FANN_SIGMOID at steepness 0.5 is exactly 1/(1+e^-x), "
+              "FANN_ERRORFUNC_LINEAR, incremental training (Zhou, rate 0.2 = his 0.1 on (y-o)^2) or batch "
+              "(Trask, rate 4 = his summed update, FANN divides by the 4 rows), momentum 0, the same start.  "
+              "What cannot match: FANN 2.2 clips the sigmoid's value to [0.01, 0.99] before its derivative "
+              "v(1-v) (fann_activation_derived), so once a neuron saturates the gradient differs; its rate is a "
+              "float (0.2f); and it always has bias neurons (Trask's are held at 0 after every step in "
+              "`fann_bias0`, trained from 0 in `fann`).  A numpy re-implementation of the tutorials with "
+              "exactly those two differences (the clip, the float rate) is computed to show they are the "
+              "only ones:", "",
+              "| FANN program | its outputs on the training rows | nnext's | max abs diff | weights vs nnext (max rel) | weights vs numpy with FANN's clip (max rel) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for k, d in sorted(l["fann"].items()):
+        lines.append(f"| {k} | {', '.join(f'{v:.4f}' for v in d['outputs'])} | "
+                     f"{', '.join(f'{v:.4f}' for v in d['nnext_outputs'])} | {d['max_abs_output_diff']:.2g} | "
+                     f"{d['max_rel_weight_diff_vs_nnext']:.2g} | "
+                     f"{d['max_rel_weight_diff_vs_fann_math']:.1e} |" if "max_rel_weight_diff_vs_fann_math" in d else
+                     f"| {k} | {', '.join(f'{v:.4f}' for v in d['outputs'])} | "
+                     f"{', '.join(f'{v:.4f}' for v in d['nnext_outputs'])} | {d['max_abs_output_diff']:.2g} | "
+                     f"{d['max_rel_weight_diff_vs_nnext']:.2g} | (biases trained: not comparable) |")
+    lines += ["", "Agreement of every limit program with nnext (final weights, max relative difference; "
+              f"they compute the same math when <= {L_TOL:g}): " +
+              ", ".join(f"{k} {v:.1e}" for k, v in sorted(l["agreement_max_rel"].items())) + ".",
+              "<!-- issue 14 end -->"]
+    return "\n".join(lines) + "\n"
+
+
+def splice_section(path, section, begin="<!-- issue 14 begin", end="<!-- issue 14 end -->"):
+    """Replaces issue 14's section of the file at `path` (or inserts it before the
+    accuracy note, or appends it), keeping every other section."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    if begin in text and end in text:
+        a, b = text.index(begin), text.index(end) + len(end)
+        text = text[:a] + section.rstrip("\n") + text[b:]
+    elif "## Accuracy of nnext's exp" in text:
+        a = text.index("## Accuracy of nnext's exp")
+        text = text[:a] + section + "\n" + text[a:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+
+
 # ---------------------------------------------------------- machine, report
 
 def machine_info():
@@ -552,12 +940,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a check in about a minute")
     ap.add_argument("--repeats", type=int, default=None, help="alternating runs per competitor (default 5, quick 3)")
-    ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
-    ap.add_argument("--cases", default="ABCDE")
+    ap.add_argument("--out", default=None, help="JSON output (default bench/results.json; bench/results_l.json "
+                    "when only case L runs)")
+    ap.add_argument("--cases", default="ABCDEL")
     ap.add_argument("--numpy-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     repeats = args.repeats or (3 if args.quick else 5)
+    if args.out is None:
+        args.out = os.path.join(HERE, "results_l.json" if set(args.cases) == {"L"} else "results.json")
     if args.numpy_only:
         print(json.dumps(numpy_only(args.quick, repeats)))
         return
@@ -568,7 +959,7 @@ def main():
            "machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     if torch is None:
         res["note"] = "PyTorch not installed: its columns are skipped (pip install torch==2.13.0)"
-    cases = {"A": case_a, "B": case_b, "C": case_c, "D": case_d, "E": case_e}
+    cases = {"A": case_a, "B": case_b, "C": case_c, "D": case_d, "E": case_e, "L": case_l}
     for name in args.cases:
         print(f"case {name} ...", flush=True)
         res[name] = cases[name](args.quick, repeats)
@@ -592,11 +983,21 @@ def main():
                 res[key] = {"error": repr(e)}
     if "E" in res:
         res["E"]["plot"] = plot_e(res["E"], os.path.join(HERE, "scaling.png"))
+    if "L" in res:
+        res["L"].update(date=res["date"], command=res["command"])
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
-    md = report(res)
-    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
-        f.write(md)
+    results_md = os.path.join(HERE, "RESULTS.md")
+    if set(args.cases) == {"L"}:  # issue 14 alone: only its section of RESULTS.md changes
+        md = report_l(res["L"], res["machine"])
+        splice_section(results_md, md)
+    else:
+        md = report(res)
+        with open(results_md, "w") as f:
+            f.write(md)
+        if "L" in res:
+            splice_section(results_md, report_l(res["L"], res["machine"]))
+            md += "\n" + report_l(res["L"], res["machine"])
     print(md)
 
 

@@ -15,9 +15,14 @@ from . import _core
 ACTIVATIONS = {name: code for code, name in enumerate(_core.ACTIVATIONS)}
 LOSSES = {name: code for code, name in enumerate(_core.LOSSES)}
 OPTIMIZERS = {name: code for code, name in enumerate(_core.OPTIMIZERS)}
-#: Weight initialisations (see `Network`).
-INITS = ("uniform", "normal", "xavier", "he")
+#: Weight initialisations (see `Network`), by their codes in the core
+#: (nnext_core.h's NN_INIT_*, drawn by nnext_random.c).
+INITS = tuple(_core.INITS)
 DTYPES = ("float64", "float32")
+# dtype arguments seen often, to their dtype (np.dtype(name) costs microseconds)
+_KNOWN_DTYPES = {key: np.dtype(name) for name in DTYPES
+                 for key in (name, np.dtype(name), np.dtype(name).type)}
+_KNOWN_DTYPES[float] = np.dtype("float64")
 
 
 def choice(value, options, what):
@@ -31,6 +36,8 @@ def choice(value, options, what):
 
 def integer(value, what, minimum, maximum=None):
     """An int in [minimum, maximum]; bools are refused."""
+    if type(value) is int and value >= minimum and (maximum is None or value <= maximum):
+        return value  # the common case first
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be an integer, got {value!r}")
     try:
@@ -46,6 +53,10 @@ def integer(value, what, minimum, maximum=None):
 
 def real(value, what, low=None, high=None, low_open=False, high_open=False):
     """A finite float in the given range; bools are refused."""
+    if (type(value) is float and -math.inf < value < math.inf  # the common case first
+            and (low is None or (value > low if low_open else value >= low))
+            and (high is None or (value < high if high_open else value <= high))):
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{what} must be a real number, got {value!r}")
     value = float(value)
@@ -70,6 +81,9 @@ def boolean(value, what):
 
 
 def check_sizes(sizes):
+    if (type(sizes) in (list, tuple) and 2 <= len(sizes) <= _core.MAX_LAYERS + 1
+            and all(type(s) is int and 1 <= s <= _core.MAX_WIDTH for s in sizes)):
+        return list(sizes)  # the common case, without building the messages below
     try:
         sizes = list(sizes)
     except TypeError:
@@ -176,6 +190,10 @@ def layer_cols(name, param, units):
 
 
 def check_dtype(dtype):
+    try:
+        return _KNOWN_DTYPES[dtype]
+    except (KeyError, TypeError):  # (TypeError: unhashable)
+        pass
     try:
         dt = np.dtype(dtype)
     except TypeError:

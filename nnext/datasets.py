@@ -8,6 +8,11 @@ folder you name, in the places a system installs them (Debian's
 nnext's cache folder, or, with ``download=True``, fetched from the official
 mirrors and checked against their SHA-256 digests.
 
+The two-dimensional toy sets of TensorFlow Playground (``circle``, ``xor``,
+``gaussians``, ``spiral`` for classification; ``plane``,
+``multi_gaussian`` for regression), seeded, and ``split`` into training and
+test rows: see "Toy data sets" below.
+
 Only the standard library and NumPy are used.
 """
 import gzip
@@ -21,9 +26,10 @@ import zlib
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["load_idx", "load_mnist"]
+__all__ = ["load_idx", "load_mnist", "circle", "xor", "gaussians", "spiral", "plane",
+           "multi_gaussian", "split", "TOY_CLASSIFICATION", "TOY_REGRESSION"]
 
 # ---------------------------------------------------------------- IDX files
 #
@@ -359,3 +365,148 @@ def load_mnist(kind: str = "mnist", path: Optional[str] = None, download: bool =
         arrays[split + "_images"] = X.reshape(len(X), 28 * 28)
     return ((arrays["train_images"], arrays["train_labels"]),
             (arrays["test_images"], arrays["test_labels"]))
+
+
+# ---------------------------------------------------------------- toy data sets
+#
+# TensorFlow Playground's generators (src/dataset.ts of tensorflow/playground),
+# vectorised over NumPy with a seeded Generator instead of Math.random.  Each
+# takes ``n`` (the number of points), ``noise`` (the Playground's "Noise"
+# slider over 100: 0 to 0.5) and ``seed``, and returns ``(X, y)``: ``X`` of
+# shape (n, 2) in float64, points in [-6, 6]^2 (the Playground's domain),
+# ``y`` of shape (n,): labels -1.0 / +1.0 for the classification sets, values
+# in [-1, 1] for the regression sets (the plane's reach a little beyond with noise).  The points come in generation order
+# (for the two-class sets the +1 class first); ``split`` shuffles and splits.
+# The Playground draws 500 points for classification, 1,200 for regression.
+# Where the Playground's loops run ``numSamples / 2`` times per class, here
+# the +1 class gets ``n // 2`` points and the -1 class the other ``n - n // 2``.
+
+#: The default number of points, as in TensorFlow Playground.
+TOY_SAMPLES = {"classification": 500, "regression": 1200}
+
+
+def _toy_args(n, noise, seed):
+    from . import _checks  # the package's argument checks (imports the C core)
+    n = _checks.integer(n, "n (number of points)", 1)
+    noise = _checks.real(noise, "noise", 0.0, 0.5)
+    seed = _checks.check_seed(seed)
+    rng = seed if isinstance(seed, (np.random.Generator, np.random.RandomState)) else np.random.default_rng(seed)
+    return n, noise, rng
+
+
+def _uniform(rng, a, b, size):
+    """Uniform in [a, b) (the Playground's randUniform)."""
+    return rng.random(size) * (b - a) + a
+
+
+def circle(n: int = 500, noise: float = 0.0, seed: Any = None) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's "Circle": ``n // 2`` points at radius r ~ U(0, 2.5)
+    and the rest at r ~ U(3.5, 5), angles U(0, 2 pi), x = r sin(angle),
+    y = r cos(angle).  The label is +1 when the point moved by a noise vector
+    (each coordinate U(-5, 5) * noise) lies within radius 2.5 of the origin,
+    else -1 (so with noise some points carry the other class's label)."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    n_in = n // 2
+    r = np.concatenate([_uniform(rng, 0.0, 2.5, n_in), _uniform(rng, 3.5, 5.0, n - n_in)])
+    angle = _uniform(rng, 0.0, 2 * np.pi, n)
+    X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
+    moved = X + _uniform(rng, -5.0, 5.0, (n, 2)) * noise
+    y = np.where(np.hypot(moved[:, 0], moved[:, 1]) < 2.5, 1.0, -1.0)
+    return X, y
+
+
+def xor(n: int = 500, noise: float = 0.0, seed: Any = None) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's "Exclusive or": x, y ~ U(-5, 5), each pushed 0.3
+    away from 0 (x + 0.3 if x > 0 else x - 0.3); the label is +1 when
+    (x + nx) (y + ny) >= 0 with noise nx, ny ~ U(-5, 5) * noise, else -1."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    X = _uniform(rng, -5.0, 5.0, (n, 2))
+    X += np.where(X > 0, 0.3, -0.3)
+    moved = X + _uniform(rng, -5.0, 5.0, (n, 2)) * noise
+    y = np.where(moved[:, 0] * moved[:, 1] >= 0, 1.0, -1.0)
+    return X, y
+
+
+def gaussians(n: int = 500, noise: float = 0.0, seed: Any = None) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's "Gaussian": ``n // 2`` points labelled +1 around
+    (2, 2) and the rest labelled -1 around (-2, -2), each coordinate normal
+    with variance 0.5 + 7 * noise (the Playground's scale from noise in
+    [0, 0.5] to variance in [0.5, 4])."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    n_pos = n // 2
+    std = np.sqrt(0.5 + noise * (4.0 - 0.5) / 0.5)
+    centres = np.repeat(np.array([[2.0, 2.0], [-2.0, -2.0]]), [n_pos, n - n_pos], axis=0)
+    X = centres + std * rng.standard_normal((n, 2))
+    y = np.repeat([1.0, -1.0], [n_pos, n - n_pos])
+    return X, y
+
+
+def spiral(n: int = 500, noise: float = 0.0, seed: Any = None) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's "Spiral": two arms of m points each (m = n // 2
+    for +1, n - n // 2 for -1), point i at radius r = 5 i / m and angle
+    t = 1.75 * 2 pi i / m (+ pi for the -1 arm), x = r sin(t) + U(-1, 1) * noise,
+    y = r cos(t) + U(-1, 1) * noise."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    arms = []
+    for m, shift in ((n // 2, 0.0), (n - n // 2, np.pi)):
+        i = np.arange(m, dtype=np.float64)
+        r = i / max(m, 1) * 5.0
+        t = 1.75 * i / max(m, 1) * 2 * np.pi + shift
+        arms.append(np.column_stack([r * np.sin(t), r * np.cos(t)]))
+    X = np.concatenate(arms) + _uniform(rng, -1.0, 1.0, (n, 2)) * noise
+    y = np.repeat([1.0, -1.0], [n // 2, n - n // 2])
+    return X, y
+
+
+def plane(n: int = 1200, noise: float = 0.0, seed: Any = None) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's regression "Plane": x, y ~ U(-6, 6), the value
+    (x + nx + y + ny) / 10 with noise nx, ny ~ U(-6, 6) * noise (the
+    Playground's linear scale from [-10, 10] to [-1, 1], not clamped)."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    X = _uniform(rng, -6.0, 6.0, (n, 2))
+    moved = X + _uniform(rng, -6.0, 6.0, (n, 2)) * noise
+    return X, (moved[:, 0] + moved[:, 1]) / 10.0
+
+
+#: The multi-gaussian regression set's six bumps: centre x, centre y, sign.
+MULTI_GAUSSIAN_BUMPS = ((-4.0, 2.5, 1.0), (0.0, 2.5, -1.0), (4.0, 2.5, 1.0),
+                        (-4.0, -2.5, -1.0), (0.0, -2.5, 1.0), (4.0, -2.5, -1.0))
+
+
+def multi_gaussian(n: int = 1200, noise: float = 0.0, seed: Any = None
+                   ) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """TensorFlow Playground's regression "Multi gaussian": x, y ~ U(-6, 6); at
+    the point moved by noise (each coordinate U(-6, 6) * noise), each bump
+    (cx, cy, s) of `MULTI_GAUSSIAN_BUMPS` gives s * clip(1 - d / 2, 0, 1) with
+    d the distance to (cx, cy); the value is the first of largest magnitude."""
+    n, noise, rng = _toy_args(n, noise, seed)
+    X = _uniform(rng, -6.0, 6.0, (n, 2))
+    moved = X + _uniform(rng, -6.0, 6.0, (n, 2)) * noise
+    bumps = np.array(MULTI_GAUSSIAN_BUMPS)
+    d = np.hypot(moved[:, :1] - bumps[:, 0], moved[:, 1:] - bumps[:, 1])   # (n, 6)
+    values = bumps[:, 2] * np.clip(1.0 - d / 2.0, 0.0, 1.0)
+    return X, values[np.arange(n), np.argmax(np.abs(values), axis=1)]
+
+
+#: The toy sets by name, as the Playground groups them.
+TOY_CLASSIFICATION = {"circle": circle, "xor": xor, "gaussians": gaussians, "spiral": spiral}
+TOY_REGRESSION = {"plane": plane, "multi_gaussian": multi_gaussian}
+
+
+def split(X: ArrayLike, y: ArrayLike, train_ratio: float = 0.5, seed: Any = None
+          ) -> Tuple[Tuple[NDArray[Any], NDArray[Any]], Tuple[NDArray[Any], NDArray[Any]]]:
+    """``(X_train, y_train), (X_test, y_test)``: the rows shuffled by a
+    permutation drawn from ``seed``, then the first ``floor(n * train_ratio)``
+    for training and the rest for testing (as the Playground does with its
+    "Ratio of training to test data"); ``train_ratio`` in (0, 1)."""
+    from . import _checks
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim < 1 or y.ndim < 1 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got shapes {X.shape} and {y.shape}")
+    train_ratio = _checks.real(train_ratio, "train_ratio", 0.0, 1.0, low_open=True, high_open=True)
+    seed = _checks.check_seed(seed)
+    rng = seed if isinstance(seed, (np.random.Generator, np.random.RandomState)) else np.random.default_rng(seed)
+    order = rng.permutation(X.shape[0])
+    k = int(np.floor(X.shape[0] * train_ratio))
+    train, test = order[:k], order[k:]
+    return (X[train], y[train]), (X[test], y[test])

@@ -59,11 +59,12 @@ class History:
             raise AttributeError(f"'History' object has no attribute {name!r}")
         return getattr(network, name)
 
-    def _extend(self, losses):
-        # a copy, made into floats only when read: for a tiny network a Python
-        # float per epoch costs about as much as the epoch itself
+    def _extend(self, losses, copy=True):
+        # kept as an array (a copy unless the caller hands over its own), made
+        # into floats only when read: for a tiny network a Python float per
+        # epoch costs about as much as the epoch itself
         if len(losses):
-            self._pending.append(np.array(losses, dtype=np.float64))
+            self._pending.append(np.array(losses, dtype=np.float64) if copy else losses)
 
     @property
     def loss(self) -> List[float]:

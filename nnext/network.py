@@ -139,8 +139,12 @@ class Network:
         bias = _checks.boolean(bias, "bias")
         dtype = _checks.check_dtype(dtype)
         _checks.choice(init, INITS, "init")
-        rng = _generator(seed)
+        seed = _checks.check_seed(seed)
         self._build(sizes, names, act_params, bias, dtype)
+        if type(seed) is int:  # RandomState(seed)'s draws, made by the core without building one
+            self._engine.init_weights(seed, INITS.index(init))
+            return
+        rng = _generator(seed)
         for l, w in enumerate(self._weights):
             w[...] = _draw(rng, init, sizes[l], w.shape[1])
 
@@ -226,7 +230,14 @@ class Network:
                 _checks.copy_checked(dst, b, f"biases[{i}]")
         elif biases is not None:
             raise ValueError("this network has no biases (bias=False), but biases were given")
-        self._params[...] = new
+        with self._writing():
+            self._params[...] = new
+
+    def _writing(self):
+        """A context for Python code that writes the parameters (numpy may
+        release the GIL inside a copy): the lock, and the engine marked busy
+        so that `predict`'s lock-free path waits for the lock instead."""
+        return _Writing(self)
 
     # ------------------------------------------------------------ properties
 
@@ -303,16 +314,21 @@ class Network:
         Lists, integer arrays and any memory layout are accepted; the result
         has the network's dtype.
         """
-        with self._lock:
-            return self._engine.predict(X)
+        out = self._engine.predict_nowait(X)  # small X: at once, without the lock
+        if out is None:
+            with self._lock:
+                out = self._engine.predict(X)
+        return out
 
     def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
-        with self._lock:
-            out = self._engine.predict(x)
-        if out.ndim == 1 and out.shape[0] == 1:
-            return float(out[0])
+        out = self._engine.predict_nowait(x)
+        if out is None:
+            with self._lock:
+                out = self._engine.predict(x)
+        if out.shape == (1,):
+            return out.item()  # a Python float, for either dtype
         return out
 
     def forward(self, X: ArrayLike) -> List[NDArray[Any]]:
@@ -548,13 +564,27 @@ class Network:
             raise MemoryError(f"epochs={epochs} needs {8 * epochs / 2**30:.1f} GiB for the loss "
                               f"history; fit in several calls") from None
         lrs = _checks.lr_schedule(lr_schedule, lr, power_t, epochs, n)
+        rng_state = _shuffle_state(seed) if shuffle else 0
+        if not (progress or verbose or callback is not None or validation is not None
+                or trace_every is not None or lr_schedule == "adaptive"):
+            # nothing needs Python between epochs: one call into the core
+            with self._lock:
+                status, n_done, _, _ = self._engine.train(
+                    data, code, OPTIMIZERS[optimizer], lr, momentum, beta1, beta2, eps, batch,
+                    shuffle, rng_state, epochs, losses, lrs, l2, l1, False, nesterov, False,
+                    False, 0.0, 0.0)
+            history = History(self)
+            history._extend(losses[:n_done], copy=False)  # (losses is this call's own array)
+            if status == _NONFINITE:
+                raise _nonfinite_error(history, n_done, lr, loss)
+            return history
         settings = dict(loss=code, optimizer=OPTIMIZERS[optimizer], lr=lr, momentum=momentum,
                         beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle,
                         l2=l2, l1=l1, nesterov=nesterov)
         bar = _progress_bar(epochs) if progress else None
         with (nullcontext() if bar is None else bar):
             return self._fit_loop(data, code, loss, lr, settings, losses,
-                                  _shuffle_state(seed) if shuffle else 0, verbose, callback, bar,
+                                  rng_state, verbose, callback, bar,
                                   validation, early_stopping, trace_every, lrs,
                                   lr_schedule == "adaptive")
 
@@ -593,12 +623,7 @@ class Network:
                 per_epoch = (time.perf_counter() - started) / n_done
                 pace = max(1, int(0.1 / per_epoch)) if per_epoch > 0 else pace * 10
             if status == _NONFINITE:
-                where = f"the end of epoch {done - 1}" if done else "their values before this fit"
-                err = FloatingPointError(
-                    f"loss became NaN or infinite at epoch {done} (lr={lr}, loss={loss!r}); "
-                    f"weights restored to {where}. Try a smaller learning rate.")
-                err.history = history
-                raise err
+                raise _nonfinite_error(history, done, lr, loss)
             last = done - 1
             if adapt is not None:
                 settings["lr"] = adapt.step(float(losses[last]))
@@ -623,12 +648,18 @@ class Network:
             if stop:
                 break
         if best_params is not None:
-            with self._lock:
+            with self._writing():
                 self._params[...] = best_params  # early stopping ends on the best epoch's weights
         return history
 
-    def train_epochs(self, data: Any, rng_state: int, losses: NDArray[np.float64],
-                     **settings: Any) -> Tuple[int, int, int]:
+    def train_epochs(self, data: Any, rng_state: int, losses: NDArray[np.float64], *,
+                     loss: int, optimizer: int, lr: float, batch_size: int,
+                     momentum: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
+                     eps: float = 1e-8, shuffle: bool = False,
+                     lrs: Optional[NDArray[np.float64]] = None, l2: float = 0.0, l1: float = 0.0,
+                     reg_per_row: bool = False, nesterov: bool = False, adam_folded: bool = False,
+                     loss_by_rows: bool = False, loss_scale: float = 0.0,
+                     grad_scale: float = 0.0) -> Tuple[int, int, int]:
         """``len(losses)`` epochs of the C training loop on data from `prepare`
         (documented internal interface, used by `fit` and `nnext.sklearn`).
         ``settings``: the engine's training options (`fit` shows them; with
@@ -638,9 +669,11 @@ class Network:
         into ``losses``; returns ``(status, epochs_done, rng_state)``, status
         3 when the loss turned non-finite (weights restored to the end of the
         last finite epoch)."""
-        with self._lock:
+        with self._lock:  # (by position: the engine's fast call, no keyword parsing)
             status, n_done, _, rng_state = self._engine.train(
-                data, rng_state=rng_state, n_epochs=losses.shape[0], losses=losses, **settings)
+                data, loss, optimizer, lr, momentum, beta1, beta2, eps, batch_size, shuffle,
+                rng_state, losses.shape[0], losses, lrs, l2, l1, reg_per_row, nesterov,
+                adam_folded, loss_by_rows, loss_scale, grad_scale)
         return status, n_done, rng_state
 
     def reset_optimizer(self) -> None:
@@ -751,6 +784,37 @@ class Network:
         ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
         from .export import to_onnx
         return to_onnx(self, path)
+
+
+class _Writing:
+    """Network._writing(): holds the network's lock and marks its engine busy."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def __enter__(self):
+        self.net._lock.acquire()
+        try:
+            self.net._engine.set_busy(True)
+        except BaseException:
+            self.net._lock.release()
+            raise
+
+    def __exit__(self, *exc):
+        try:
+            self.net._engine.set_busy(False)
+        finally:
+            self.net._lock.release()
+
+
+def _nonfinite_error(history, done, lr, loss):
+    """fit's error when epoch `done` (counted in this call) turned the loss non-finite."""
+    where = f"the end of epoch {done - 1}" if done else "their values before this fit"
+    err = FloatingPointError(
+        f"loss became NaN or infinite at epoch {done} (lr={lr}, loss={loss!r}); "
+        f"weights restored to {where}. Try a smaller learning rate.")
+    err.history = history
+    return err
 
 
 def _progress_bar(epochs):

@@ -176,6 +176,28 @@ def test_defaults_keep_todays_bits():
     assert Network([2, 3, 1], activation=["maxout", "linear"]).weights[0].shape == (2, 6)
 
 
+@pytest.mark.parametrize("init", ["uniform", "normal", "xavier", "he"])
+def test_seeded_weights_are_randomstate_draws_of_the_maxout_shape(init):
+    """An int seed: the core draws the weights as RandomState(seed) would, each matrix
+    (n_in, m*k) for a maxout layer (xavier's scale over those columns)."""
+    acts = [("maxout", 3), ("leaky_relu", 0.2), "linear"]
+    net = Network([4, 5, 3, 2], activation=acts, init=init, seed=11)
+    again = Network([4, 5, 3, 2], activation=acts, init=init, seed=np.random.RandomState(11))
+    rs = np.random.RandomState(11)
+    for w, v in zip(net.weights, again.weights):
+        n_in, cols = w.shape
+        if init == "uniform":
+            want = 2 * rs.random_sample((n_in, cols)) - 1
+        elif init == "normal":
+            want = rs.standard_normal((n_in, cols))
+        elif init == "xavier":
+            want = (2 * rs.random_sample((n_in, cols)) - 1) * np.sqrt(6.0 / (n_in + cols))
+        else:
+            want = rs.standard_normal((n_in, cols)) * np.sqrt(2.0 / n_in)
+        assert w.tobytes() == want.tobytes() and v.tobytes() == want.tobytes()
+    assert [w.shape for w in net.weights] == [(4, 15), (5, 3), (3, 2)]
+
+
 def test_the_parameter_is_used():
     """A wrong slope, alpha or k would change the output: each parameter matters."""
     X, _ = data(["linear"])

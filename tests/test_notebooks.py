@@ -37,7 +37,8 @@ def _missing_for_execution():
 
 TUTORIAL_NOTEBOOKS = ["01_trask_part1.ipynb", "02_trask_part2.ipynb", "03_zhou_intro.ipynb", "04_beyond.ipynb",
                       # the rest of the seeds, and real data (notebook 08 needs Debian's dataset-fashion-mnist)
-                      "06_miller_xor_by_hand.ipynb", "07_student_pass_fail.ipynb", "08_fashion_mnist.ipynb"]
+                      "06_miller_xor_by_hand.ipynb", "07_student_pass_fail.ipynb", "08_fashion_mnist.ipynb",
+                      "10_cs231n_spiral.ipynb"]
 IMAGE_DIR = os.path.join(os.path.dirname(HERE), "docs", "images")
 # Too slow for .ci/run's ASan+UBSan stage (NNEXT_SANITIZED): 20 epochs of a 784-300-100-10 network
 # take about 1 minute normally and passed the 300 s cell timeout under ASan.  They run in the normal

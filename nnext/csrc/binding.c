@@ -84,7 +84,8 @@ static int module_exec(PyObject *module)
         add_names(module, "ACTIVATIONS", nn_activation_name, NN_N_ACTIVATIONS) < 0 ||
         add_activation_params(module) < 0 ||
         add_names(module, "LOSSES", nn_loss_name, NN_N_LOSSES) < 0 ||
-        add_names(module, "OPTIMIZERS", nn_optimizer_name, NN_N_OPTIMIZERS) < 0)
+        add_names(module, "OPTIMIZERS", nn_optimizer_name, NN_N_OPTIMIZERS) < 0 ||
+        add_names(module, "INITS", nn_init_name, NN_N_INITS) < 0)
         return -1;
     return 0;
 }

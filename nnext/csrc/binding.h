@@ -87,13 +87,16 @@ int check_loss_code(int loss);
 DataObject *as_data(EngineObject *self, PyObject *data);
 PyObject *engine_data(EngineObject *self, PyObject *args);
 PyObject *engine_predict(EngineObject *self, PyObject *X_obj);
+PyObject *engine_predict_nowait(EngineObject *self, PyObject *X_obj);
+PyObject *engine_set_busy(EngineObject *self, PyObject *flag);
 PyObject *engine_forward(EngineObject *self, PyObject *X_obj);
 PyObject *engine_loss(EngineObject *self, PyObject *args);
 PyObject *engine_gradients(EngineObject *self, PyObject *args);
 PyObject *engine_trace(EngineObject *self, PyObject *args);
 
 /* binding_train.c */
-PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds);
+PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames);
 PyObject *engine_optimizer_state(EngineObject *self, PyObject *ignored);
 PyObject *engine_set_optimizer_state(EngineObject *self, PyObject *arg);
 

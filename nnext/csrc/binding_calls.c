@@ -170,14 +170,21 @@ PyObject *engine_data(EngineObject *self, PyObject *args)
 }
 
 /* predict(X) -> output (n, n_out), or (n_out,) for a 1-D X. */
-PyObject *engine_predict(EngineObject *self, PyObject *X_obj)
+/* predict, or with nowait: None, at once, unless the call can run whole with
+ * the GIL held (small work) on an engine no other thread is in. */
+static PyObject *predict(EngineObject *self, PyObject *X_obj, int nowait)
 {
     if (engine_ready(self) < 0) return NULL;
+    if (nowait && self->busy) Py_RETURN_NONE;
     const int L = self->net.n_layers;
     int was_1d, owned;
     PyArrayObject *X = to_matrix(self, X_obj, self->sizes[0], "X", 1, &was_1d);
     if (!X) return NULL;
     const npy_intp n = PyArray_DIM(X, 0);
+    if (nowait && work_of(self, n) > GIL_RELEASE_WORK) {
+        Py_DECREF(X);
+        Py_RETURN_NONE;
+    }
     npy_intp dims[2] = {n, self->sizes[L]};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(was_1d ? 1 : 2, was_1d ? dims + 1 : dims,
                                                             self->typenum);
@@ -192,6 +199,30 @@ PyObject *engine_predict(EngineObject *self, PyObject *X_obj)
     Py_DECREF(X);
     if (core_end(self, &call) < 0) Py_CLEAR(out);
     return (PyObject *)out;
+}
+
+PyObject *engine_predict(EngineObject *self, PyObject *X_obj) { return predict(self, X_obj, 0); }
+
+/* predict_nowait(X) -> output, or None: Network.predict's path without its lock.
+ * A call that keeps the GIL throughout cannot interleave with another thread's
+ * Python code, and an engine call that released the GIL, or a Python-level
+ * write in progress (set_busy), shows as busy. */
+PyObject *engine_predict_nowait(EngineObject *self, PyObject *X_obj)
+{
+    return predict(self, X_obj, 1);
+}
+
+/* set_busy(flag): marks the engine busy while Python code writes its
+ * parameters in more than one step (Network's setters), so that
+ * predict_nowait waits for the lock instead.  RuntimeError when another
+ * thread is inside a call. */
+PyObject *engine_set_busy(EngineObject *self, PyObject *flag)
+{
+    const int busy = PyObject_IsTrue(flag);
+    if (busy < 0 || engine_ready(self) < 0) return NULL;
+    if (busy && engine_idle(self) < 0) return NULL;
+    self->busy = busy;
+    Py_RETURN_NONE;
 }
 
 /* A list of L + 1 new 2-D arrays, entry l (n, sizes[l]) or, with cols, (n,

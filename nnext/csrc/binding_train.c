@@ -1,6 +1,7 @@
 /* Engine.train and the optimizer state the engine owns (see binding.h). */
 #include "binding.h"
 
+#include <limits.h>
 #include <math.h>
 
 /* ------------------------------------------------------------ training */
@@ -21,6 +22,63 @@ static int engine_prepare_state(EngineObject *self, int optimizer, int blocks)
     return 0;
 }
 
+/* The arguments of train, in this order: positional in the fast call, or by
+ * keyword (the names below). */
+static char *train_kwlist[] = {"data", "loss", "optimizer", "lr", "momentum", "beta1", "beta2",
+                               "eps", "batch_size", "shuffle", "rng_state", "n_epochs", "losses",
+                               "lrs", "l2", "l1", "reg_per_row", "nesterov", "adam_folded",
+                               "loss_by_rows", "loss_scale", "grad_scale", NULL};
+#define TRAIN_NARGS 22
+
+static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_config cfg,
+                              long long batch_size, unsigned long long rng_state,
+                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj);
+
+/* train with keywords: PyArg_ParseTupleAndKeywords (a few microseconds). */
+static PyObject *engine_train_keywords(EngineObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *data_obj, *lrs_obj = Py_None;
+    PyArrayObject *losses;
+    nn_train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    unsigned long long rng_state;
+    long long batch_size, n_epochs;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!" "|$Oddppppdd", train_kwlist,
+                                     &data_obj, &cfg.loss, &cfg.optimizer, &cfg.lr,
+                                     &cfg.momentum, &cfg.beta1, &cfg.beta2, &cfg.eps,
+                                     &batch_size, &cfg.shuffle, &rng_state, &n_epochs,
+                                     &PyArray_Type, &losses, &lrs_obj, &cfg.l2, &cfg.l1,
+                                     &cfg.reg_per_row, &cfg.nesterov, &cfg.adam_folded,
+                                     &cfg.loss_by_rows, &cfg.loss_scale, &cfg.grad_scale))
+        return NULL;
+    return train_parsed(self, data_obj, cfg, batch_size, rng_state, n_epochs, losses, lrs_obj);
+}
+
+/* Converters for the fast call: 0 on success, -1 with an exception set. */
+static int arg_int(PyObject *o, int *out)
+{
+    const long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "train: an int argument is out of range");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int arg_double(PyObject *o, double *out)
+{
+    *out = PyFloat_AsDouble(o);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static int arg_bool(PyObject *o, int *out)
+{
+    *out = PyObject_IsTrue(o);
+    return *out < 0 ? -1 : 0;
+}
+
 /*
  * train(data, loss, optimizer, lr, momentum, beta1, beta2, eps, batch_size,
  *       shuffle, rng_state, n_epochs, losses, *, lrs=None, l2=0, l1=0, reg_per_row=False,
@@ -33,27 +91,60 @@ static int engine_prepare_state(EngineObject *self, int optimizer, int blocks)
  * start).  Ctrl-C raises KeyboardInterrupt; however the call ends, the
  * parameters, the optimizer state and its step count describe the same whole
  * number of completed steps.
+ * All 22 arguments given by position, in this order, take the fast call
+ * (network.py's train_epochs does): no keyword parsing, which for a tiny
+ * network costs more than its epoch.
  */
-PyObject *engine_train(EngineObject *self, PyObject *args, PyObject *kwds)
+PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames)
 {
-    static char *kwlist[] = {"data", "loss", "optimizer", "lr", "momentum", "beta1", "beta2",
-                             "eps", "batch_size", "shuffle", "rng_state", "n_epochs", "losses",
-                             "lrs", "l2", "l1", "reg_per_row", "nesterov", "adam_folded",
-                             "loss_by_rows", "loss_scale", "grad_scale", NULL};
-    PyObject *data_obj, *lrs_obj = Py_None;
-    PyArrayObject *losses;
+    if (kwnames || nargs != TRAIN_NARGS) { /* by keyword: through a tuple and a dict */
+        PyObject *tuple = PyTuple_New(nargs), *dict = NULL, *result = NULL;
+        if (!tuple) return NULL;
+        for (Py_ssize_t i = 0; i < nargs; i++) PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+        const Py_ssize_t nk = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        if (nk && !(dict = PyDict_New())) goto done;
+        for (Py_ssize_t i = 0; i < nk; i++)
+            if (PyDict_SetItem(dict, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) goto done;
+        result = engine_train_keywords(self, tuple, dict);
+    done:
+        Py_DECREF(tuple);
+        Py_XDECREF(dict);
+        return result;
+    }
     nn_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    unsigned long long rng_state;
     long long batch_size, n_epochs;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!" "|$Oddppppdd", kwlist,
-                                     &data_obj, &cfg.loss, &cfg.optimizer, &cfg.lr,
-                                     &cfg.momentum, &cfg.beta1, &cfg.beta2, &cfg.eps,
-                                     &batch_size, &cfg.shuffle, &rng_state, &n_epochs,
-                                     &PyArray_Type, &losses, &lrs_obj, &cfg.l2, &cfg.l1,
-                                     &cfg.reg_per_row, &cfg.nesterov, &cfg.adam_folded,
-                                     &cfg.loss_by_rows, &cfg.loss_scale, &cfg.grad_scale))
+    unsigned long long rng_state;
+    if (arg_int(args[1], &cfg.loss) < 0 || arg_int(args[2], &cfg.optimizer) < 0 ||
+        arg_double(args[3], &cfg.lr) < 0 || arg_double(args[4], &cfg.momentum) < 0 ||
+        arg_double(args[5], &cfg.beta1) < 0 || arg_double(args[6], &cfg.beta2) < 0 ||
+        arg_double(args[7], &cfg.eps) < 0)
         return NULL;
+    if ((batch_size = PyLong_AsLongLong(args[8])) == -1 && PyErr_Occurred()) return NULL;
+    if (arg_bool(args[9], &cfg.shuffle) < 0) return NULL;
+    if ((rng_state = PyLong_AsUnsignedLongLong(args[10])) == (unsigned long long)-1 &&
+        PyErr_Occurred())
+        return NULL;
+    if ((n_epochs = PyLong_AsLongLong(args[11])) == -1 && PyErr_Occurred()) return NULL;
+    if (!PyArray_Check(args[12])) {
+        PyErr_SetString(PyExc_TypeError, "train: losses must be a numpy array");
+        return NULL;
+    }
+    if (arg_double(args[14], &cfg.l2) < 0 || arg_double(args[15], &cfg.l1) < 0 ||
+        arg_bool(args[16], &cfg.reg_per_row) < 0 || arg_bool(args[17], &cfg.nesterov) < 0 ||
+        arg_bool(args[18], &cfg.adam_folded) < 0 || arg_bool(args[19], &cfg.loss_by_rows) < 0 ||
+        arg_double(args[20], &cfg.loss_scale) < 0 || arg_double(args[21], &cfg.grad_scale) < 0)
+        return NULL;
+    return train_parsed(self, args[0], cfg, batch_size, rng_state, n_epochs,
+                        (PyArrayObject *)args[12], args[13]);
+}
+
+/* train, its arguments parsed: validated here, then the core's loop. */
+static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_config cfg,
+                              long long batch_size, unsigned long long rng_state,
+                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj)
+{
     DataObject *d;
     if (engine_ready(self) < 0 || check_loss_code(cfg.loss) < 0 || !(d = as_data(self, data_obj)))
         return NULL;

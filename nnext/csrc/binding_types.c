@@ -172,16 +172,42 @@ static PyObject *engine_offsets(EngineObject *self, PyObject *Py_UNUSED(ignored)
     return list;
 }
 
+/* init_weights(seed, scheme): every weight matrix drawn as
+ * np.random.RandomState(seed) would draw it by the scheme's code (_core.INITS),
+ * without building one; the biases are left as they are. */
+static PyObject *engine_init_weights(EngineObject *self, PyObject *args)
+{
+    unsigned long long seed;
+    int scheme;
+    if (!PyArg_ParseTuple(args, "Ki", &seed, &scheme)) return NULL;
+    if (engine_ready(self) < 0 || engine_idle(self) < 0) return NULL;
+    if (seed > 0xffffffffull || scheme < 0 || scheme >= NN_N_INITS) {
+        PyErr_SetString(PyExc_ValueError, "init_weights: seed must be in [0, 2**32), scheme a code of INITS");
+        return NULL;
+    }
+    nn_mt19937 state;
+    nn_mt19937_seed(&state, (uint32_t)seed);
+    if (nn_init_weights(&self->net, params_data(self), (size_t)PyArray_ITEMSIZE(self->params),
+                        scheme, &state)) {
+        PyErr_SetString(PyExc_ValueError, "init_weights: invalid network");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* The engine's methods; each docstring is the method's first comment above. */
 #define METHOD(name, flags, doc) {#name, (PyCFunction)(void (*)(void))engine_##name, flags, doc}
 static PyMethodDef engine_methods[] = {
     METHOD(data, METH_VARARGS, "data(X, y) -> Data: X and y validated once for this network."),
     METHOD(predict, METH_O, "predict(X) -> output (n, n_out), or (n_out,) for a 1-D X."),
+    METHOD(predict_nowait, METH_O, "predict_nowait(X) -> predict(X), or None if it would wait."),
+    METHOD(set_busy, METH_O, "set_busy(flag): Python code is writing the parameters."),
     METHOD(forward, METH_O, "forward(X) -> [l0, ..., lL], every layer's output."),
     METHOD(loss, METH_VARARGS, "loss(data, loss_code) -> float."),
     METHOD(gradients, METH_VARARGS, "gradients(data, loss_code) -> (loss, grads)."),
-    METHOD(train, METH_VARARGS | METH_KEYWORDS, "train(data, ...) -> (status, epochs, bad, rng)."),
+    METHOD(train, METH_FASTCALL | METH_KEYWORDS, "train(data, ...) -> (status, epochs, bad, rng)."),
     METHOD(trace, METH_VARARGS, "trace(data, loss_code) -> (acts, errors, deltas, grads)."),
+    METHOD(init_weights, METH_VARARGS, "init_weights(seed, scheme): weights as RandomState(seed) draws them."),
     METHOD(offsets, METH_NOARGS, "offsets() -> [(weight offset, bias offset or -1)] by layer."),
     METHOD(optimizer_state, METH_NOARGS, "optimizer_state() -> None or (code, blocks, state, t)."),
     METHOD(set_optimizer_state, METH_O, "set_optimizer_state(None or (code, blocks, state, t))."),

@@ -206,6 +206,31 @@ int nn_get_num_threads(void);
 void nn_set_fused_path(int enabled);
 int nn_get_fused_path(void);
 
+/* Starting weights (nnext_random.c): numpy's legacy generator,
+ * np.random.RandomState(seed) for an int seed, without numpy: its MT19937
+ * state, random_sample() and standard_normal() (the polar method, which keeps
+ * the pair's second value), the same doubles to the bit. */
+typedef struct {
+    uint32_t key[624]; /* MT19937's state words */
+    int pos;           /* next word; 624: generate the next block first */
+    int has_gauss;     /* standard_normal's kept second value, when set */
+    double gauss;
+} nn_mt19937;
+void nn_mt19937_seed(nn_mt19937 *state, uint32_t seed);
+double nn_mt19937_double(nn_mt19937 *state); /* random_sample(): [0, 1) */
+double nn_mt19937_gauss(nn_mt19937 *state);  /* standard_normal() */
+/* Weight initialisations, by name for Python (nn_init_name): "uniform" 2u - 1
+ * (Trask), "normal" N(0, 1) (Zhou), "xavier" (2u - 1) sqrt(6 / (n_in + n_out)),
+ * n_out the layer's columns (nn_layer_cols),
+ * "he" N(0, 1) sqrt(2 / n_in). */
+enum { NN_INIT_UNIFORM = 0, NN_INIT_NORMAL, NN_INIT_XAVIER, NN_INIT_HE, NN_N_INITS };
+const char *nn_init_name(int code);
+/* Every weight matrix in layer order drawn from state by scheme into params
+ * (elements of elem_size bytes: double, or float rounded from the double);
+ * biases untouched.  Non-zero for an invalid net, scheme or elem_size. */
+int nn_init_weights(const nn_net *net, void *params, size_t elem_size, int scheme,
+                    nn_mt19937 *state);
+
 /* A reusable scratch area for one network and a maximum batch size; NULL
  * when out of memory. */
 typedef struct nn_workspace nn_workspace;

@@ -1038,6 +1038,46 @@ static void test_sgd_folded(void)
     }
 }
 
+/* numpy's legacy generator (nnext_random.c) against values numpy printed:
+ * np.random.RandomState(0).random_sample(), two standard_normal() of seed 0
+ * (the polar method's pair), seed 2**32-1; Matsumoto and Nishimura's first
+ * output of init_genrand(5489) (3499211612) seen through 53-bit doubles. */
+static void test_mt19937(void)
+{
+    nn_mt19937 s;
+    nn_mt19937_seed(&s, 0);
+    CHECK(nn_mt19937_double(&s) == 0.5488135039273248, "RandomState(0).random_sample()");
+    nn_mt19937_seed(&s, 0);
+    const double g1 = nn_mt19937_gauss(&s), g2 = nn_mt19937_gauss(&s);
+    CHECK(g1 == 1.764052345967664 && g2 == 0.4001572083672233, "standard_normal pair %.17g %.17g",
+          g1, g2);
+    nn_mt19937_seed(&s, 4294967295u);
+    CHECK(nn_mt19937_double(&s) == 0.0976320289940138, "RandomState(2**32-1).random_sample()");
+    nn_mt19937_seed(&s, 5489);
+    const double u = nn_mt19937_double(&s); /* its first 27 bits are output 1's top 27 */
+    CHECK((uint32_t)(u * 134217728.0) == 3499211612u >> 5, "init_genrand(5489)'s first output");
+    /* a draw past the first 624-word block, and the init over it */
+    int64_t sizes[3] = {784, 30, 2};
+    int acts[2] = {NN_SIGMOID, NN_SIGMOID};
+    const nn_net net = {2, sizes, acts, 1, NULL};
+    double *p = calloc((size_t)nn_param_count(&net), sizeof(double));
+    float *q = calloc((size_t)nn_param_count(&net), sizeof(float));
+    nn_mt19937_seed(&s, 3);
+    CHECK(nn_init_weights(&net, p, sizeof(double), NN_INIT_HE, &s) == 0, "init he");
+    nn_mt19937_seed(&s, 3);
+    CHECK(nn_init_weights(&net, q, sizeof(float), NN_INIT_HE, &s) == 0, "init he, float");
+    int same = 1;
+    for (int64_t i = 0; i < nn_param_count(&net); i++) same &= q[i] == (float)p[i];
+    CHECK(same, "float weights are the double draws rounded");
+    CHECK(p[nn_bias_offset(&net, 0)] == 0 && p[nn_bias_offset(&net, 1) + 1] == 0, "biases untouched");
+    CHECK(nn_init_weights(&net, p, 2, NN_INIT_HE, &s) != 0 &&
+              nn_init_weights(&net, p, 8, NN_N_INITS, &s) != 0 && nn_init_weights(NULL, p, 8, 0, &s) != 0,
+          "init refuses a bad element size, scheme or net");
+    CHECK(nn_init_name(NN_INIT_XAVIER) && strcmp(nn_init_name(NN_INIT_XAVIER), "xavier") == 0 &&
+              nn_init_name(NN_N_INITS) == NULL, "init names");
+    free(p), free(q);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1054,6 +1094,7 @@ int main(int argc, char **argv)
     test_fused(quick ? 60 : 400);
     test_tn_sgd();
     test_sgd_folded();
+    test_mt19937();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }

@@ -1,0 +1,974 @@
+"""A neural-network playground in Jupyter, after TensorFlow Playground.
+
+The state is a plain Python object, `Playground`, usable and testable without
+a browser or ipywidgets::
+
+    >>> from nnext.playground import Playground
+    >>> pg = Playground(dataset="spiral", layers=[8, 8, 4], features=["x1", "x2", "sin(x1)", "sin(x2)"], seed=0)
+    >>> pg.step(epochs=100)                  # the C core trains 100 epochs
+    >>> pg.epoch, pg.train_loss, pg.test_loss
+    >>> pg.network                           # the nnext.Network being trained
+    >>> print(pg.code())                     # nnext lines that rebuild it, bit for bit
+
+``pg.view()`` (needs ipywidgets: ``pip install "nnext[playground]"``) returns
+the widgets: every control of TensorFlow Playground, play/pause/step/reset,
+the output's decision heatmap with the points, every neuron's heatmap and the
+weights between them.  The widgets call the same methods (``set``, ``step``,
+``play``, ``pause``, ``reset``, ``regenerate``, ``add_layer``, ...), so code and
+buttons give the same results.
+
+What follows TensorFlow Playground (tensorflow/playground, src/playground.ts,
+src/nn.ts, src/dataset.ts): the data sets (`nnext.datasets.circle`, ``xor``,
+``gaussians``, ``spiral``, ``plane``, ``multi_gaussian``: 500 points for
+classification, 1,200 for regression), noise 0 to 0.5 (its slider over 100),
+the training ratio, mini-batches in data order after one shuffle, the seven
+input features on the raw coordinates in [-6, 6], at most 6 hidden layers of
+at most 8 neurons, the activations ReLU, tanh, sigmoid and linear in the
+hidden layers, a tanh output with labels -1/+1 for classification and a
+linear output for regression, L1/L2 regularisation of the weights (not the
+biases) with its rate, and the defaults (circle, 2 features, hidden layers
+[4, 2], tanh, learning rate 0.03, batch size 10, ratio 0.5).
+
+Where it differs: the loss is nnext's ``"mse"``, the mean of (y - p)^2 over
+the rows (the Playground shows half of that, and its steps are those of
+``lr / 2`` here); the weights start from nnext's ``init="xavier"`` with biases
+at zero (the Playground: U(-0.5, 0.5) and 0.1); L1 is the plain subgradient
+``rate * sign(w)`` (the Playground also clips weights that cross zero to 0);
+changing the data, the features, the layers, the activation or the problem
+starts a new network (epoch 0), while the learning rate, the batch size and
+the regularisation apply from the next epoch on, as in the Playground.
+"""
+import base64
+import math
+import threading
+import time
+import zlib
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _checks, datasets
+from .network import Network
+
+__all__ = ["Playground", "features", "FEATURES", "DATASETS", "ACTIVATIONS", "MAX_LAYERS", "MAX_NEURONS",
+           "LEARNING_RATES", "REGULARIZATION_RATES", "png"]
+
+#: The input features, as functions of the points (n, 2) -> (n,).
+FEATURES: Dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
+    "x1": lambda X: X[:, 0],
+    "x2": lambda X: X[:, 1],
+    "x1^2": lambda X: X[:, 0] ** 2,
+    "x2^2": lambda X: X[:, 1] ** 2,
+    "x1*x2": lambda X: X[:, 0] * X[:, 1],
+    "sin(x1)": lambda X: np.sin(X[:, 0]),
+    "sin(x2)": lambda X: np.sin(X[:, 1]),
+}
+#: Data sets by name -> (generator, problem).
+DATASETS = {**{name: (f, "classification") for name, f in datasets.TOY_CLASSIFICATION.items()},
+            **{name: (f, "regression") for name, f in datasets.TOY_REGRESSION.items()}}
+PROBLEMS = ("classification", "regression")
+#: The hidden layers' activations, as in the Playground.
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+REGULARIZATIONS = (None, "l1", "l2")
+#: TensorFlow Playground's limits: hidden layers, and neurons per hidden layer.
+MAX_LAYERS, MAX_NEURONS = 6, 8
+#: The Playground's menus (the code accepts any positive learning rate and any rate >= 0).
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+REGULARIZATION_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: The points' domain, [-6, 6] on both axes.
+DOMAIN = 6.0
+MAX_BATCH = 30  # the Playground's batch-size slider goes to 30; the code accepts any size
+LOSS = "mse"
+
+
+def features(X: Any, names: Sequence[str]) -> NDArray[np.float64]:
+    """The columns ``names`` (keys of `FEATURES`) computed from points ``X`` of
+    shape (n, 2): a float64 array of shape (n, len(names))."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2) (the points' x1, x2), got {X.shape}")
+    names = _check_features(names)
+    return np.column_stack([FEATURES[f](X) for f in names]) if X.shape[0] else np.empty((0, len(names)))
+
+
+def _check_features(names):
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"features must be a list of names from {list(FEATURES)}, got {names!r}")
+    names = list(names)
+    if not names:
+        raise ValueError(f"features needs at least one of {list(FEATURES)}, got []")
+    for i, f in enumerate(names):
+        _checks.choice(f, FEATURES, f"feature features[{i}]")
+    if len(set(names)) != len(names):
+        raise ValueError(f"features lists a feature twice: {names!r}")
+    return names
+
+
+def _check_layers(layers):
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of hidden-layer widths such as [4, 2], got {layers!r}")
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"layers: at most {MAX_LAYERS} hidden layers, got {len(layers)} ({list(layers)!r})")
+    return [_checks.integer(w, f"layers[{i}] (neurons in hidden layer {i})", 1, MAX_NEURONS)
+            for i, w in enumerate(layers)]
+
+
+def _check_regularization(value):
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"regularization must be None, 'l1' or 'l2', got {value!r}")
+    if isinstance(value, str):
+        value = value.lower()
+        if value == "none":
+            value = None
+    if value not in REGULARIZATIONS:
+        raise ValueError(f"unknown regularization {value!r}; expected None, 'l1' or 'l2'")
+    return value
+
+
+class Playground:
+    """The playground's state: data, network, training settings and history.
+
+    Parameters (each also settable later with `set`)
+    ----------
+    dataset : "circle", "xor", "gaussians", "spiral" (classification) or
+        "plane", "multi_gaussian" (regression); it fixes ``problem``.
+    problem : "classification" or "regression"; given alone it picks that
+        problem's last data set (first: "circle" / "plane").
+    noise : float in [0, 0.5].
+    train_ratio : float in (0, 1): the share of the points used for training.
+    batch_size : int >= 1 (at most the number of training points is used).
+    features : list of `FEATURES` names, e.g. ["x1", "x2", "sin(x1)"].
+    layers : hidden-layer widths, at most 6 layers of 1 to 8 neurons ([] for none).
+    activation : the hidden layers' activation, one of `ACTIVATIONS`.
+    lr : learning rate > 0.
+    regularization : None, "l1" or "l2"; rate : its rate >= 0.
+    n : number of points (default 500 for classification, 1,200 for regression).
+    seed : int or None: every random draw (data, split, weights) comes from it,
+        so the same calls on two playgrounds with the same seed give the same
+        bits.
+
+    Attributes: `epoch`, `train_loss`, `test_loss`, `network`, `history`,
+    `playing`, the data (`X_train`, `y_train`, `X_test`, `y_test`: the points,
+    and `F_train`, `F_test`: their features).
+    """
+
+    _DATA_KEYS = ("dataset", "problem", "noise", "train_ratio", "n")
+    _NET_KEYS = ("features", "layers", "activation")
+    _FIT_KEYS = ("lr", "batch_size", "regularization", "rate")
+
+    def __init__(self, dataset: Optional[str] = None, *, problem: Optional[str] = None, noise: float = 0.0,
+                 train_ratio: float = 0.5, batch_size: int = 10, features: Sequence[str] = ("x1", "x2"),
+                 layers: Sequence[int] = (4, 2), activation: str = "tanh", lr: float = 0.03,
+                 regularization: Optional[str] = None, rate: float = 0.0, n: Optional[int] = None,
+                 seed: Optional[int] = None) -> None:
+        if seed is not None:
+            seed = _checks.integer(seed, "seed", 0, 2**32 - 1)
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.RLock()
+        self._listeners: List[Callable[["Playground"], None]] = []
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self.error: Optional[BaseException] = None
+        self._last_dataset = {"classification": "circle", "regression": "plane"}
+        self._s: Dict[str, Any] = {"dataset": "circle", "problem": "classification", "noise": 0.0,
+                                   "train_ratio": 0.5, "batch_size": 10, "features": ["x1", "x2"],
+                                   "layers": [4, 2], "activation": "tanh", "lr": 0.03,
+                                   "regularization": None, "rate": 0.0, "n": None}
+        self._s.update(self._validated(dict(dataset=dataset, problem=problem, noise=noise,
+                                            train_ratio=train_ratio, batch_size=batch_size,
+                                            features=features, layers=layers, activation=activation, lr=lr,
+                                            regularization=regularization, rate=rate, n=n)))
+        self._last_dataset[self._s["problem"]] = self._s["dataset"]
+        self._new_data()
+        self._new_network()
+
+    # ------------------------------------------------------------ settings
+
+    def _validated(self, kw):
+        """The settings in kw checked (None means "keep", except for
+        regularization and n where it is a value); raises before anything changes."""
+        out = {}
+        for key, value in kw.items():
+            if key not in self._s:
+                raise TypeError(f"unknown playground setting {key!r}; the settings are {list(self._s)}")
+            if value is None and key not in ("regularization", "n"):
+                continue
+            if key == "dataset":
+                value = _checks.choice(value, DATASETS, "dataset")
+            elif key == "problem":
+                value = _checks.choice(value, PROBLEMS, "problem")
+            elif key == "noise":
+                value = _checks.real(value, "noise", 0.0, 0.5)
+            elif key == "train_ratio":
+                value = _checks.real(value, "train_ratio", 0.0, 1.0, low_open=True, high_open=True)
+            elif key == "batch_size":
+                value = _checks.integer(value, "batch_size", 1)
+            elif key == "features":
+                value = _check_features(value)
+            elif key == "layers":
+                value = _check_layers(value)
+            elif key == "activation":
+                value = _checks.choice(value, ACTIVATIONS, "activation")
+            elif key == "lr":
+                value = _checks.real(value, "lr", 0.0, low_open=True)
+            elif key == "regularization":
+                value = _check_regularization(value)
+            elif key == "rate":
+                value = _checks.real(value, "rate (regularization rate)", 0.0)
+            elif key == "n" and value is not None:
+                value = _checks.integer(value, "n (number of points)", 2)
+            out[key] = value
+        dataset, problem = out.get("dataset"), out.get("problem")
+        if dataset is not None:
+            implied = DATASETS[dataset][1]
+            if problem is not None and problem != implied:
+                raise ValueError(f"dataset {dataset!r} is a {implied} set, but problem={problem!r}")
+            out["problem"] = implied
+        elif problem is not None and problem != self._s["problem"]:
+            out["dataset"] = self._last_dataset[problem]
+        return out
+
+    def set(self, **settings: Any) -> None:
+        """Change settings (the constructor's names).  Every value is checked
+        first: a bad one raises ``TypeError``/``ValueError`` naming it and
+        nothing changes.  New data (dataset, problem, noise, train_ratio, n)
+        draws new points and a new network; new features, layers or
+        activation a new network; lr, batch_size, regularization and rate
+        apply from the next epoch on."""
+        with self._lock:
+            new = self._validated(settings)
+            changed = {k: v for k, v in new.items() if v != self._s[k]}
+            if not changed:
+                return
+            self._s.update(changed)
+            self._last_dataset[self._s["problem"]] = self._s["dataset"]
+            if any(k in changed for k in self._DATA_KEYS):
+                self._new_data()
+            if any(k in changed for k in self._DATA_KEYS + self._NET_KEYS):
+                self._new_network()
+        self._notify()
+
+    def __getattr__(self, name):
+        s = self.__dict__.get("_s")
+        if s is not None and name in s:
+            value = s[name]
+            return list(value) if isinstance(value, list) else value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        """A copy of every setting (what `set` takes)."""
+        with self._lock:
+            return {k: (list(v) if isinstance(v, list) else v) for k, v in self._s.items()}
+
+    # ------------------------------------------------------------ the buttons
+
+    def add_layer(self) -> None:
+        """Add a hidden layer of 2 neurons at the end (the Playground's "+" button)."""
+        with self._lock:
+            layers = self._s["layers"]
+            if len(layers) >= MAX_LAYERS:
+                raise ValueError(f"at most {MAX_LAYERS} hidden layers")
+            self.set(layers=layers + [2])
+
+    def remove_layer(self) -> None:
+        """Remove the last hidden layer (the Playground's "-" button)."""
+        with self._lock:
+            layers = self._s["layers"]
+            if not layers:
+                raise ValueError("there is no hidden layer to remove")
+            self.set(layers=layers[:-1])
+
+    def add_neuron(self, layer: int) -> None:
+        """One more neuron in hidden layer ``layer`` (0-based)."""
+        self._change_neurons(layer, +1)
+
+    def remove_neuron(self, layer: int) -> None:
+        """One neuron less in hidden layer ``layer`` (0-based)."""
+        self._change_neurons(layer, -1)
+
+    def _change_neurons(self, layer, by):
+        with self._lock:
+            layers = self._s["layers"]
+            if not layers:
+                raise ValueError("there is no hidden layer")
+            layer = _checks.integer(layer, "layer (a hidden layer's index)", 0, len(layers) - 1)
+            width = layers[layer] + by
+            if not 1 <= width <= MAX_NEURONS:
+                raise ValueError(f"hidden layer {layer} has {layers[layer]} neurons; it may have 1 to {MAX_NEURONS}")
+            self.set(layers=layers[:layer] + [width] + layers[layer + 1:])
+
+    def toggle_feature(self, name: str) -> None:
+        """Switch feature ``name`` on or off (the last one cannot be switched off)."""
+        with self._lock:
+            _checks.choice(name, FEATURES, "feature")
+            feats = self._s["features"]
+            if name in feats:
+                self.set(features=[f for f in feats if f != name])
+            else:
+                self.set(features=[f for f in FEATURES if f in feats or f == name])
+
+    def regenerate(self) -> None:
+        """New points from the same data set and settings, and a new network."""
+        with self._lock:
+            self._new_data()
+            self._new_network()
+        self._notify()
+
+    def reset(self) -> None:
+        """A new network with new random weights, epoch 0 (the data stay)."""
+        with self._lock:
+            self._new_network()
+        self._notify()
+
+    # ------------------------------------------------------------ state
+
+    def _draw_seed(self):
+        return int(self._rng.integers(0, 2**32))
+
+    def _new_data(self):
+        s = self._s
+        generate = DATASETS[s["dataset"]][0]
+        n = s["n"] if s["n"] is not None else datasets.TOY_SAMPLES[s["problem"]]
+        self._data_seed, self._split_seed = self._draw_seed(), self._draw_seed()
+        X, y = generate(n, noise=s["noise"], seed=self._data_seed)
+        (self.X_train, self.y_train), (self.X_test, self.y_test) = datasets.split(
+            X, y, train_ratio=s["train_ratio"], seed=self._split_seed)
+        self._features_for_data = None
+
+    def _sizes(self):
+        return [len(self._s["features"])] + self._s["layers"] + [1]
+
+    def _activations(self):
+        out = "tanh" if self._s["problem"] == "classification" else "linear"
+        return [self._s["activation"]] * len(self._s["layers"]) + [out]
+
+    def _new_network(self):
+        s = self._s
+        self.F_train = features(self.X_train, s["features"])
+        self.F_test = features(self.X_test, s["features"])
+        self._net_seed = self._draw_seed()
+        self.network = Network(self._sizes(), activation=self._activations(), init="xavier", seed=self._net_seed)
+        self.epoch = 0
+        self._segments: List[List[Any]] = []   # [epochs, fit keyword arguments] since the network was made
+        self.history: Dict[str, List[Any]] = {"epoch": [], "train_loss": [], "test_loss": [],
+                                              "gradient_norms": [], "deltas": []}
+        self.error = None
+        self._record()
+
+    def _fit_kwargs(self):
+        s = self._s
+        kw = {"lr": s["lr"], "loss": LOSS, "batch_size": s["batch_size"]}
+        if s["regularization"] is not None and s["rate"] > 0:
+            kw[s["regularization"]] = s["rate"]
+        return kw
+
+    def _record(self):
+        """Appends the losses, the layers' gradient norms and the neurons'
+        deltas at the current epoch to `history`."""
+        net = self.network
+        self.train_loss = net.loss(self.F_train, self.y_train, LOSS)
+        self.test_loss = net.loss(self.F_test, self.y_test, LOSS) if len(self.y_test) else float("nan")
+        dW, db = net.gradients(self.F_train, self.y_train, LOSS)
+        h = self.history
+        h["epoch"].append(self.epoch)
+        h["train_loss"].append(self.train_loss)
+        h["test_loss"].append(self.test_loss)
+        h["gradient_norms"].append([math.sqrt(float(np.sum(w * w) + np.sum(b * b))) for w, b in zip(dW, db)])
+        h["deltas"].append([b.astype(np.float64).copy() for b in db])
+
+    # ------------------------------------------------------------ training
+
+    def step(self, epochs: int = 1) -> None:
+        """Train ``epochs`` epochs (one C call), then record the losses and
+        the gradients.  The Playground's "step" button is ``step(1)``.  A loss
+        that turns NaN or infinite raises ``FloatingPointError`` (the weights
+        are those of the last finite epoch, which `epoch` counts)."""
+        epochs = _checks.integer(epochs, "epochs", 1)
+        with self._lock:
+            self._train(epochs)
+        self._notify()
+
+    def _train(self, epochs):
+        kw = self._fit_kwargs()
+        try:
+            history = self.network.fit(self.F_train, self.y_train, epochs=epochs, **kw)
+            done = len(history.loss)
+        except FloatingPointError as e:
+            done = len(e.history.loss)
+            self._advance(done, kw)
+            self.error = e
+            raise
+        self._advance(done, kw)
+
+    def _advance(self, done, kw):
+        if done:
+            if self._segments and self._segments[-1][1] == kw:
+                self._segments[-1][0] += done
+            else:
+                self._segments.append([done, kw])
+            self.epoch += done
+            self._record()
+
+    def play(self, epochs_per_step: Optional[int] = None) -> None:
+        """Train in a background thread until `pause` (returns at once; the C
+        core releases the GIL, so the kernel stays free).  Each round trains
+        ``epochs_per_step`` epochs, or by default as many as take about 20 ms,
+        then records the losses and tells the listeners (the view redraws,
+        at most `frame_rate` times a second)."""
+        if epochs_per_step is not None:
+            epochs_per_step = _checks.integer(epochs_per_step, "epochs_per_step", 1)
+        with self._lock:
+            if self.playing:
+                return
+            self._stop.clear()
+            self.error = None
+            self._thread = threading.Thread(target=self._play_loop, args=(epochs_per_step,),
+                                            name="nnext-playground", daemon=True)
+            self._thread.start()
+        self._notify()
+
+    frame_rate = 15.0  # listener calls per second while playing
+
+    def _play_loop(self, fixed):
+        chunk, last_frame = fixed or 1, 0.0
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                with self._lock:
+                    if self._stop.is_set():
+                        break
+                    self._train(chunk)
+                took = time.perf_counter() - started
+                if fixed is None:  # about 20 ms of training per round
+                    chunk = max(1, min(chunk * 4, int(chunk * 0.02 / took))) if took > 0 else chunk * 4
+                now = time.perf_counter()
+                if now - last_frame >= 1.0 / self.frame_rate:
+                    last_frame = now
+                    self._notify()
+        except FloatingPointError:
+            pass  # self.error says what happened
+        except BaseException as e:  # pragma: no cover - reported to the listeners, never lost
+            self.error = e
+        finally:
+            self._stop.set()
+            self._notify()
+
+    def pause(self) -> None:
+        """Stop playing; returns once the training thread has finished its
+        current round (a few tens of milliseconds)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._thread = None
+
+    @property
+    def playing(self) -> bool:
+        """Whether the training thread is running."""
+        t = self._thread
+        return t is not None and t.is_alive() and not self._stop.is_set()
+
+    def on_change(self, callback: Callable[["Playground"], None]) -> None:
+        """Call ``callback(playground)`` after every change, step and frame
+        while playing (from the training thread then)."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        self._listeners.append(callback)
+
+    def _notify(self):
+        for f in list(self._listeners):
+            f(self)
+
+    # ------------------------------------------------------------ looking inside
+
+    def gradient_norms(self) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """``(epochs, norms)``: at each recorded epoch, each weight layer's
+        gradient norm sqrt(|dW|^2 + |db|^2) of the training loss; ``norms`` has
+        shape (records, layers), layer 0 the first hidden layer, the last the output."""
+        with self._lock:
+            return np.array(self.history["epoch"]), np.array(self.history["gradient_norms"])
+
+    def delta(self, layer: int, neuron: int) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """``(epochs, deltas)``: at each recorded epoch, neuron ``neuron`` of
+        weight layer ``layer``'s delta dL/dz (z its weighted sum) summed over
+        the training rows, which is the gradient of its bias.  Layer 0 is the
+        first hidden layer, layer ``len(layers)`` the output."""
+        with self._lock:
+            sizes = self._sizes()
+            layer = _checks.integer(layer, "layer", 0, len(sizes) - 2)
+            neuron = _checks.integer(neuron, "neuron", 0, sizes[layer + 1] - 1)
+            return (np.array(self.history["epoch"]),
+                    np.array([d[layer][neuron] for d in self.history["deltas"]]))
+
+    def grid(self, resolution: int = 100) -> Tuple[NDArray[np.float64], List[NDArray[Any]]]:
+        """The network over the domain: ``(points, layers)`` with ``points`` of
+        shape (resolution**2, 2), row-major from the top-left corner (x1 from
+        -6 to 6 along a row, x2 from 6 down to -6), and ``layers`` the output
+        of every layer (`Network.forward`), each of shape (resolution**2, width),
+        the first being the features."""
+        resolution = _checks.integer(resolution, "resolution", 2, 2000)
+        c = np.linspace(-DOMAIN, DOMAIN, resolution)
+        x1, x2 = np.meshgrid(c, c[::-1])
+        P = np.column_stack([x1.ravel(), x2.ravel()])
+        with self._lock:
+            return P, self.network.forward(features(P, self._s["features"]))
+
+    # ------------------------------------------------------------ the code
+
+    def code(self) -> str:
+        """Lines of nnext that rebuild this playground's data and network and
+        train it as it was trained: run them and ``net`` has the same weights,
+        bit for bit, and ``train_loss``, ``test_loss`` the same losses."""
+        with self._lock:
+            s = self._s
+            n = s["n"] if s["n"] is not None else datasets.TOY_SAMPLES[s["problem"]]
+            feats = repr(s["features"])
+            lines = [
+                "import nnext",
+                "from nnext import datasets",
+                "from nnext.playground import features",
+                "",
+                f"X, y = datasets.{s['dataset']}(n={n}, noise={s['noise']!r}, seed={self._data_seed})",
+                f"(X_train, y_train), (X_test, y_test) = datasets.split(X, y, train_ratio={s['train_ratio']!r}, "
+                f"seed={self._split_seed})",
+                f"F_train, F_test = features(X_train, {feats}), features(X_test, {feats})",
+                f"net = nnext.Network({self._sizes()!r}, activation={self._activations()!r}, init=\"xavier\", "
+                f"seed={self._net_seed})",
+            ]
+            for epochs, kw in self._segments:
+                args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+                lines.append(f"net.fit(F_train, y_train, epochs={epochs}, {args})")
+            lines.append(f"train_loss, test_loss = net.loss(F_train, y_train, {LOSS!r}), "
+                         f"net.loss(F_test, y_test, {LOSS!r})")
+            lines.append(f"print(f\"epoch {self.epoch}: training loss {{train_loss:.4f}}, test loss {{test_loss:.4f}}\")")
+            return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        s = self._s
+        return (f"Playground(dataset={s['dataset']!r}, layers={s['layers']!r}, activation={s['activation']!r}, "
+                f"epoch={self.epoch}, train_loss={self.train_loss:.4g}, test_loss={self.test_loss:.4g})")
+
+    def view(self) -> Any:
+        """The widgets (needs ipywidgets): see `PlaygroundView`."""
+        return PlaygroundView(self)
+
+
+# ---------------------------------------------------------------- drawing
+
+def png(rgb: Any) -> bytes:
+    """A PNG file (bytes) of an (h, w, 3) uint8 image: zlib and the standard
+    library only, so that the view needs no imaging library."""
+    import struct
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(f"png needs an (h, w, 3) image, got shape {rgb.shape}")
+    h, w, _ = rgb.shape
+    raw = np.zeros((h, 1 + 3 * w), dtype=np.uint8)      # filter byte 0 before each row
+    raw[:, 1:] = rgb.reshape(h, 3 * w)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+#: The Playground's colours: orange for -1, light grey for 0, blue for +1.
+NEGATIVE, ZERO, POSITIVE = (245, 147, 34), (232, 234, 235), (8, 119, 189)
+
+
+def colors(values: Any) -> NDArray[np.uint8]:
+    """Values in [-1, 1] (clipped) -> RGB: orange, grey, blue, as the Playground."""
+    v = np.clip(np.asarray(values, dtype=np.float64), -1.0, 1.0)[..., None]
+    neg, zero, pos = (np.array(c, dtype=np.float64) for c in (NEGATIVE, ZERO, POSITIVE))
+    out = np.where(v < 0, zero + (neg - zero) * (-v), zero + (pos - zero) * v)
+    return np.round(out).astype(np.uint8)
+
+
+def _data_uri(rgb):
+    return "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii")
+
+
+def _upsample(values, k):
+    """An (n, n) grid of values k times finer by linear interpolation along
+    each axis (pixel centres kept), so that the heatmap is smooth."""
+    n = values.shape[0]
+    x = np.clip((np.arange(n * k) + 0.5) / k - 0.5, 0, n - 1)
+    i0 = np.floor(x).astype(int)
+    i1 = np.minimum(i0 + 1, n - 1)
+    t = x - i0
+    rows = values[i0] * (1 - t)[:, None] + values[i1] * t[:, None]
+    return rows[:, i0] * (1 - t) + rows[:, i1] * t
+
+
+def _draw_points(img, P, values, size, edge):
+    """Discs of the points' colours with a dark (train) or light (test) edge."""
+    h = img.shape[0]
+    px = np.round((P[:, 0] + DOMAIN) / (2 * DOMAIN) * (h - 1)).astype(int)
+    py = np.round((DOMAIN - P[:, 1]) / (2 * DOMAIN) * (h - 1)).astype(int)
+    fill = colors(values)
+    r = size
+    ys, xs = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
+    d2 = xs * xs + ys * ys
+    # the edge (a disc of radius r + 1), then the fill (radius r)
+    for radius, paint in ((r + 1, None), (r, fill)):
+        offsets = np.argwhere(d2 <= radius * radius) - (r + 1)
+        for oy, ox in offsets:
+            yy, xx = py + oy, px + ox
+            ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < h)
+            img[yy[ok], xx[ok]] = edge if paint is None else paint[ok]
+    return img
+
+
+def _svg_line_chart(series, width, height, log=False, labels=None):
+    """An SVG polyline chart: series is a list of (values, colour)."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'style="background:#fafafa;border:1px solid #ddd">']
+    vals = [np.asarray(v, dtype=np.float64) for v, _ in series]
+    vals = [np.log10(np.maximum(v, 1e-12)) if log else v for v in vals]
+    finite = np.concatenate([v[np.isfinite(v)] for v in vals]) if vals else np.array([])
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        if not log:
+            lo = min(lo, 0.0)
+        if hi - lo < 1e-12:
+            hi = lo + 1.0
+        for v, (_, colour) in zip(vals, series):
+            if v.size < 2:
+                continue
+            xs = np.linspace(2, width - 2, v.size)
+            ys = height - 2 - (np.nan_to_num(v, nan=lo) - lo) / (hi - lo) * (height - 4)
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{pts}"/>')
+    if labels:
+        for i, (text, colour) in enumerate(labels):
+            parts.append(f'<text x="{width - 4}" y="{12 + 12 * i}" font-size="10" fill="{colour}" '
+                         f'text-anchor="end">{text}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+#: The features as the buttons show them.
+FEATURE_LABELS = {"x1": "X₁", "x2": "X₂", "x1^2": "X₁²", "x2^2": "X₂²",
+                  "x1*x2": "X₁X₂", "sin(x1)": "sin(X₁)", "sin(x2)": "sin(X₂)"}
+
+
+class PlaygroundView:
+    """The ipywidgets view of a `Playground` (``pg.view()``; display it in a
+    notebook).  Drawing: ipywidgets.Image for the output heatmap (PNG made
+    from NumPy with zlib) and ipywidgets.HTML holding SVG for the network (each
+    neuron a PNG heatmap, each weight a line coloured by its sign, as wide as
+    its magnitude) and the curves.  These are core widgets that JupyterLab
+    renders with nothing to build or install besides ipywidgets, unlike a
+    custom JavaScript widget; a frame of the default network is a few tens of
+    kilobytes.  Every control calls the playground's own methods."""
+
+    OUTPUT_RES, OUTPUT_SCALE, NEURON_RES = 100, 3, 36
+
+    def __init__(self, playground: Playground) -> None:
+        try:
+            import ipywidgets as W
+        except ImportError:
+            raise ImportError("the playground's view needs ipywidgets: pip install \"nnext[playground]\" "
+                              "(or pip install ipywidgets); the Playground object itself works without it") from None
+        self.pg = pg = playground
+        self._W = W
+        self._draw_lock = threading.Lock()
+        self._building = False
+        lay = W.Layout
+        s = pg.settings
+        narrow = {"description_width": "70px"}
+        self.dataset = W.Dropdown(options=[("Circle", "circle"), ("Exclusive or", "xor"), ("Gaussian", "gaussians"),
+                                           ("Spiral", "spiral"), ("Plane (regression)", "plane"),
+                                           ("Multi gaussian (regression)", "multi_gaussian")],
+                                  value=s["dataset"], description="Data", layout=lay(width="230px"), style=narrow)
+        self.problem = W.Dropdown(options=[("Classification", "classification"), ("Regression", "regression")],
+                                  value=s["problem"], description="Problem", layout=lay(width="230px"), style=narrow)
+        self.ratio = W.IntSlider(value=round(s["train_ratio"] * 100), min=10, max=90, step=10,
+                                 description="Train %", layout=lay(width="230px"), style=narrow)
+        self.noise = W.IntSlider(value=round(s["noise"] * 100), min=0, max=50, step=5, description="Noise",
+                                 layout=lay(width="230px"), style=narrow)
+        self.batch = W.IntSlider(value=min(s["batch_size"], MAX_BATCH), min=1, max=MAX_BATCH, description="Batch size",
+                                 layout=lay(width="230px"), style=narrow)
+        self.regen = W.Button(description="Regenerate", icon="refresh", layout=lay(width="120px"))
+        self.lr = W.Dropdown(options=_menu(LEARNING_RATES, s["lr"]), value=s["lr"],
+                             layout=lay(width="130px"))
+        self.activation = W.Dropdown(options=[("ReLU", "relu"), ("Tanh", "tanh"), ("Sigmoid", "sigmoid"),
+                                              ("Linear", "linear")], value=s["activation"],
+                                     layout=lay(width="130px"))
+        self.regularization = W.Dropdown(options=[("None", "none"), ("L1", "l1"), ("L2", "l2")],
+                                         value=s["regularization"] or "none",
+                                         layout=lay(width="130px"))
+        self.rate = W.Dropdown(options=_menu(REGULARIZATION_RATES, s["rate"]), value=s["rate"],
+                               layout=lay(width="130px"))
+        self.reset_button = W.Button(description="Reset", icon="undo", layout=lay(width="90px"))
+        self.play_button = W.Button(description="Play", icon="play", button_style="primary",
+                                    layout=lay(width="90px"))
+        self.step_button = W.Button(description="Step", icon="step-forward", layout=lay(width="90px"))
+        self.epoch_label = W.HTML(layout=lay(width="110px", margin="0 10px"))
+        self.epoch_label.add_class("nnext-epoch")
+        self.features = {f: W.ToggleButton(value=f in s["features"], description="", layout=lay(width="84px"),
+                                           tooltip=f) for f in FEATURES}
+        for f, b in self.features.items():
+            b.description = FEATURE_LABELS[f]
+        self.add_layer_button = W.Button(description="+ layer", layout=lay(width="80px"))
+        self.remove_layer_button = W.Button(description="- layer", layout=lay(width="80px"))
+        self.neuron_buttons = W.HBox()
+        self.network_svg = W.HTML()
+        self.output_image = W.Image(format="png", width=self.OUTPUT_RES * self.OUTPUT_SCALE,
+                                    height=self.OUTPUT_RES * self.OUTPUT_SCALE)
+        self.output_image.add_class("nnext-output")
+        self.show_test = W.Checkbox(value=False, description="Show test data", indent=False)
+        self.discretize = W.Checkbox(value=False, description="Discretize output", indent=False)
+        self.loss_html = W.HTML()
+        self.inside_html = W.HTML()
+        self.neuron_pick = W.Dropdown(description="Delta of", layout=lay(width="220px"))
+        self.code_button = W.Button(description="Show the code", icon="code", layout=lay(width="140px"))
+        self.code_html = W.HTML()
+        self.status = W.HTML()
+
+        self._wire()
+        def labelled(widget, text):
+            return W.VBox([W.HTML(f"<span style='font-size:11px;color:#666'>{text}</span>"), widget],
+                          layout=lay(margin="0 6px"))
+
+        controls = W.HBox([self.reset_button, self.play_button, self.step_button, self.epoch_label,
+                           labelled(self.lr, "Learning rate"), labelled(self.activation, "Activation"),
+                           labelled(self.regularization, "Regularization"),
+                           labelled(self.rate, "Regularization rate")], layout=lay(align_items="center"))
+        data_col = W.VBox([W.HTML("<b>DATA</b>"), self.problem, self.dataset, self.ratio, self.noise,
+                           self.batch, self.regen], layout=lay(width="240px", min_width="240px"))
+        feat_col = W.VBox([W.HTML("<b>FEATURES</b>")] + list(self.features.values()),
+                          layout=lay(width="92px", min_width="92px"))
+        net_col = W.VBox([W.HBox([W.HTML("<b>HIDDEN LAYERS</b>&nbsp;"), self.add_layer_button,
+                                  self.remove_layer_button]),
+                          self.neuron_buttons, self.network_svg],
+                         layout=lay(overflow="auto", min_width="360px", flex="1 1 auto"))
+        out_col = W.VBox([W.HTML("<b>OUTPUT</b>"), self.loss_html, self.output_image,
+                          W.HBox([self.show_test, self.discretize])], layout=lay(width="306px", min_width="306px"))
+        inside = W.VBox([W.HTML("<b>SEEING INSIDE</b>"), self.neuron_pick, self.inside_html])
+        self.box = W.VBox([controls, W.HBox([data_col, feat_col, net_col, out_col]),
+                           W.HBox([inside, W.VBox([self.code_button, self.code_html])]), self.status])
+        self.box.add_class("nnext-playground")
+        pg.on_change(self._changed)
+        self.redraw()
+
+    # -- wiring: each control calls the playground's method
+
+    def _wire(self):
+        pg = self.pg
+
+        def setter(key, convert=lambda v: v):
+            def on(change):
+                if not self._building:
+                    self._guard(pg.set, **{key: convert(change["new"])})
+            return on
+
+        self.dataset.observe(setter("dataset"), "value")
+        self.problem.observe(setter("problem"), "value")
+        self.ratio.observe(setter("train_ratio", lambda v: v / 100), "value")
+        self.noise.observe(setter("noise", lambda v: v / 100), "value")
+        self.batch.observe(setter("batch_size"), "value")
+        self.lr.observe(setter("lr"), "value")
+        self.activation.observe(setter("activation"), "value")
+        self.regularization.observe(setter("regularization", lambda v: None if v == "none" else v), "value")
+        self.rate.observe(setter("rate"), "value")
+        self.regen.on_click(lambda _: self._guard(pg.regenerate))
+        self.reset_button.on_click(lambda _: self._guard(pg.reset))
+        self.step_button.on_click(lambda _: self._guard(pg.step, 1))
+        self.play_button.on_click(lambda _: self._guard(pg.pause if pg.playing else pg.play))
+        self.add_layer_button.on_click(lambda _: self._guard(pg.add_layer))
+        self.remove_layer_button.on_click(lambda _: self._guard(pg.remove_layer))
+        for f, b in self.features.items():
+            b.observe(lambda change, f=f: None if self._building else self._guard(pg.toggle_feature, f), "value")
+        self.show_test.observe(lambda _: self.redraw(), "value")
+        self.discretize.observe(lambda _: self.redraw(), "value")
+        self.neuron_pick.observe(lambda _: None if self._building else self.redraw(), "value")
+        self.code_button.on_click(lambda _: self._show_code())
+
+    def _guard(self, method, *args, **kw):
+        """Run a playground method; an error shows in the status line instead of being lost."""
+        try:
+            method(*args, **kw)
+            self.status.value = ""
+        except (ValueError, TypeError, FloatingPointError) as e:
+            self.status.value = f'<span style="color:#c00">{type(e).__name__}: {e}</span>'
+            self.redraw()
+
+    def _show_code(self):
+        import html
+        self.code_html.value = "<pre style='font-size:11px;line-height:1.3'>" + html.escape(self.pg.code()) + "</pre>"
+
+    def _changed(self, pg):
+        self.redraw()
+
+    def close(self) -> None:
+        """Stop following the playground and close the widgets."""
+        if self._changed in self.pg._listeners:
+            self.pg._listeners.remove(self._changed)
+        self.box.close()
+
+    # -- drawing
+
+    def redraw(self) -> None:
+        """Bring every widget up to date with the playground (any thread)."""
+        if not self._draw_lock.acquire(blocking=False):
+            return  # a frame is being drawn; the next change draws again
+        try:
+            self._redraw()
+        finally:
+            self._draw_lock.release()
+
+    def _redraw(self):
+        pg = self.pg
+        with pg._lock:
+            s = pg.settings
+            P, layers = pg.grid(self.OUTPUT_RES)
+            _, small = pg.grid(self.NEURON_RES)
+            weights = [w.astype(np.float64) for w in pg.network.weights]
+            hist = {k: list(v) for k, v in pg.history.items() if k != "deltas"}
+            picks = [(f"layer {l} neuron {j}" if l < len(s["layers"]) else "output", (l, j))
+                     for l, width in enumerate(s["layers"] + [1]) for j in range(width)]
+            pick = self.neuron_pick.value if self.neuron_pick.value in [p for _, p in picks] else picks[0][1]
+            delta = pg.delta(*pick)[1]
+            epoch, train_loss, test_loss, playing = pg.epoch, pg.train_loss, pg.test_loss, pg.playing
+            error = pg.error
+            points = (pg.X_train, pg.y_train, pg.X_test, pg.y_test)
+        self._building = True
+        try:
+            self._sync_controls(s, picks, pick)
+        finally:
+            self._building = False
+        # the output heatmap and the points
+        out = _upsample(layers[-1][:, 0].astype(np.float64).reshape(self.OUTPUT_RES, self.OUTPUT_RES),
+                        self.OUTPUT_SCALE)
+        if self.discretize.value:
+            out = np.sign(out)
+        img = colors(out * 0.85)   # 0.85: paler than the points, which stand out
+        Xtr, ytr, Xte, yte = points
+        _draw_points(img, Xtr, ytr, 2, (255, 255, 255))
+        if self.show_test.value:
+            _draw_points(img, Xte, yte, 2, (0, 0, 0))
+        self.output_image.value = png(img)
+        self.network_svg.value = self._network_svg(s, small, weights)
+        self.epoch_label.value = (f'<div style="font-size:13px">Epoch<br><span class="nnext-epoch-value" '
+                                  f'style="font-size:22px">{epoch:,}</span></div>')
+        self.loss_html.value = (f'<div>Test loss <b class="nnext-test-loss">{test_loss:.3f}</b>&nbsp; '
+                                f'Training loss <b class="nnext-train-loss">{train_loss:.3f}</b></div>'
+                                + _svg_line_chart([(hist["test_loss"], "#333"), (hist["train_loss"], "#999")],
+                                                  300, 60, log=True,
+                                                  labels=[("test", "#333"), ("training", "#999"), ("log scale", "#bbb")]))
+        norms = np.array(hist["gradient_norms"])
+        palette = ["#0877bd", "#f59322", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#333"]
+        series = [(norms[:, l], palette[l % len(palette)]) for l in range(norms.shape[1])] if norms.size else []
+        labels = [(f"layer {l}" if l < len(s["layers"]) else "output", palette[l % len(palette)])
+                  for l in range(norms.shape[1] if norms.size else 0)]
+        name = "output" if pick[0] == len(s["layers"]) else f"layer {pick[0]} neuron {pick[1]}"
+        self.inside_html.value = (
+            "<div style='display:inline-block;margin-right:16px'>"
+            "<div style='font-size:11px'>gradient norm per layer (log scale)</div>"
+            + _svg_line_chart(series, 300, 80, log=True, labels=labels) + "</div>"
+            + "<div style='display:inline-block'>"
+            + f"<div style='font-size:11px'>delta dL/dz of {name}, summed over the training rows: "
+              f"{delta[-1]:.3g}</div>"
+            + _svg_line_chart([(delta, "#0877bd")], 300, 80) + "</div>")
+        self.play_button.description = "Pause" if playing else "Play"
+        self.play_button.icon = "pause" if playing else "play"
+        if error is not None:
+            self.status.value = f'<span style="color:#c00">{type(error).__name__}: {error}</span>'
+
+    def _sync_controls(self, s, picks, pick):
+        """Controls show the playground's settings (after code changed them)."""
+        self.dataset.value = s["dataset"]
+        self.problem.value = s["problem"]
+        self.ratio.value = round(s["train_ratio"] * 100)
+        self.noise.value = round(s["noise"] * 100)
+        self.batch.value = min(s["batch_size"], MAX_BATCH)
+        if s["lr"] not in self.lr.options:
+            self.lr.options = _menu(LEARNING_RATES, s["lr"])
+        self.lr.value = s["lr"]
+        self.activation.value = s["activation"]
+        self.regularization.value = s["regularization"] or "none"
+        if s["rate"] not in self.rate.options:
+            self.rate.options = _menu(REGULARIZATION_RATES, s["rate"])
+        self.rate.value = s["rate"]
+        for f, b in self.features.items():
+            b.value = f in s["features"]
+            b.button_style = "info" if b.value else ""
+        if list(self.neuron_pick.options) != picks:
+            self.neuron_pick.options = picks
+        self.neuron_pick.value = pick
+        W = self._W
+        if len(self.neuron_buttons.children) != len(s["layers"]) or any(
+                c._nnext_width != w for c, w in zip(self.neuron_buttons.children, s["layers"])):
+            boxes = []
+            for l, width in enumerate(s["layers"]):
+                plus = W.Button(description="+", layout=W.Layout(width="24px", padding="0"),
+                                tooltip=f"add a neuron to layer {l}")
+                minus = W.Button(description="-", layout=W.Layout(width="24px", padding="0"),
+                                 tooltip=f"remove a neuron from layer {l}")
+                plus.on_click(lambda _, l=l: self._guard(self.pg.add_neuron, l))
+                minus.on_click(lambda _, l=l: self._guard(self.pg.remove_neuron, l))
+                box = W.HBox([minus, W.HTML(f"<span style='font-size:11px'>&nbsp;{width}&nbsp;</span>"), plus],
+                             layout=W.Layout(width=f"{self.COLUMN}px", min_width=f"{self.COLUMN}px",
+                                             justify_content="center"))
+                box._nnext_width = width
+                boxes.append(box)
+            self.neuron_buttons.children = boxes
+            # each box centred over its column of neurons (see _network_svg)
+            self.neuron_buttons.layout.margin = f"0 0 0 {10 + self.COLUMN + self.NODE // 2 - self.COLUMN // 2}px"
+
+    COLUMN, NODE = 84, 34
+
+    def _network_svg(self, s, small, weights):
+        """Columns of neuron heatmaps (features, hidden layers, output) and the
+        weights between them: blue positive, orange negative, width by magnitude."""
+        node, col = self.NODE, self.COLUMN
+        widths = [len(s["features"])] + s["layers"] + [1]
+        gap = 44
+        height = max(widths) * gap + 10
+        width = col * (len(widths) - 1) + node + 20
+        ys = [[10 + (height - 10 - w * gap) / 2 + i * gap for i in range(w)] for w in widths]
+        xs = [10 + c * col for c in range(len(widths))]
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="nnext-network">']
+        for l, W in enumerate(weights):   # (n_in, n_out)
+            for i in range(W.shape[0]):
+                for j in range(W.shape[1]):
+                    w = float(W[i, j])
+                    stroke = "#0877bd" if w > 0 else "#f59322"
+                    sw = min(10.0, 0.5 + abs(w) * 1.8)
+                    x0, y0 = xs[l] + node, ys[l][i] + node / 2
+                    x1, y1 = xs[l + 1], ys[l + 1][j] + node / 2
+                    parts.append(f'<path d="M{x0:.1f},{y0:.1f} C{(x0 + x1) / 2:.1f},{y0:.1f} '
+                                 f'{(x0 + x1) / 2:.1f},{y1:.1f} {x1:.1f},{y1:.1f}" fill="none" stroke="{stroke}" '
+                                 f'stroke-opacity="0.75" stroke-width="{sw:.2f}"><title>weight {w:.3f}</title></path>')
+        r = self.NEURON_RES
+        for l, layer in enumerate(small):
+            values = layer.astype(np.float64)
+            if l == 0:   # the features: scaled to [-1, 1] over the domain, as the Playground shows them
+                scale = np.maximum(np.max(np.abs(values), axis=0), 1e-12)
+                values = values / scale
+            for j in range(values.shape[1]):
+                uri = _data_uri(colors(values[:, j].reshape(r, r)))
+                name = (s["features"][j] if l == 0 else "output" if l == len(small) - 1 else f"layer {l - 1} neuron {j}")
+                parts.append(f'<image x="{xs[l]}" y="{ys[l][j]:.1f}" width="{node}" height="{node}" href="{uri}" '
+                             f'style="image-rendering:pixelated"><title>{name}</title></image>'
+                             f'<rect x="{xs[l]}" y="{ys[l][j]:.1f}" width="{node}" height="{node}" fill="none" '
+                             f'stroke="#666" stroke-width="1"/>')
+        parts.append("</svg>")
+        return "".join(parts)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.box._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.box)
+
+
+def _menu(values, current):
+    """A dropdown's options: the Playground's menu, plus the current value if it is not on it."""
+    values = sorted(set(values) | {current})
+    return [(f"{v:g}", v) for v in values]
