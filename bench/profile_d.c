@@ -12,6 +12,7 @@
 #include "nnext_core.h"
 #include "nnext_gemm.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
     const int64_t B = argc > 1 ? atol(argv[1]) : 64;
     int64_t sizes[4] = {784, 300, 100, 10};
     int acts[3] = {NN_RELU, NN_RELU, NN_SOFTMAX};
-    const nn_net net = {3, sizes, acts, 1};
+    const nn_net net = {3, sizes, acts, 1, NULL};
     const int64_t P = nn_param_count(&net);
     float *params = fill(P, 1), *grads = fill(P, 2);
     float *a[4], *d[4];
@@ -85,10 +86,10 @@ int main(int argc, char **argv)
             snprintf(lab, sizeof lab, "fwd nn  L%d (%lld,%lld,%lld)", l, (long long)B, (long long)no, (long long)ni);
             TIME(lab, 2.0 * B * ni * no, nn_gemm_nn_f32(B, no, ni, a[l], W, b, a[l + 1]));
             snprintf(lab, sizeof lab, "act fwd L%d", l);
-            TIME(lab, 0, nn_activation_forward_f32(acts[l], a[l + 1], B, no));
+            TIME(lab, 0, nn_activation_forward_f32(acts[l], NAN, a[l + 1], B, no));
         }
         TIME("loss fwd", 0, nn_loss_forward_f32(NN_CROSS_ENTROPY, a[3], Y, B, 10));
-        TIME("loss bwd", 0, nn_loss_backward_f32(NN_CROSS_ENTROPY, NN_SOFTMAX, d[3], a[3], Y, B, 10));
+        TIME("loss bwd", 0, nn_loss_backward_f32(NN_CROSS_ENTROPY, NN_SOFTMAX, NAN, d[3], a[3], Y, B, 10));
         for (int l = 2; l >= 0; l--) {
             const int64_t ni = sizes[l], no = sizes[l + 1];
             float *gW = grads + nn_weight_offset(&net, l), *gb = grads + nn_bias_offset(&net, l);
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
                 snprintf(lab, sizeof lab, "delta nt L%d (%lld,%lld,%lld)", l, (long long)B, (long long)ni, (long long)no);
                 TIME(lab, 2.0 * B * ni * no, nn_gemm_nt_f32(B, ni, no, d[l + 1], W, d[l]));
                 snprintf(lab, sizeof lab, "act bwd L%d", l);
-                TIME(lab, 0, nn_activation_backward_f32(acts[l - 1], d[l], a[l], B, ni));
+                TIME(lab, 0, nn_activation_backward_f32(acts[l - 1], NAN, d[l], a[l], B, ni));
             }
         }
         {

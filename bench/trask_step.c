@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     const long steps = argc > 1 ? atol(argv[1]) : 60000;
     int64_t sizes[3] = {3, 4, 1};
     int acts[2] = {NN_SIGMOID, NN_SIGMOID};
-    const nn_net net = {2, sizes, acts, 0};
+    const nn_net net = {2, sizes, acts, 0, NULL};
     const double X[12] = {0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1}, Y[4] = {0, 1, 1, 0};
     /* Trask's syn0, syn1 (np.random.seed(1); 2 * np.random.random(...) - 1), to 8 digits */
     const double start[16] = {-0.16595599, 0.44064899, -0.99977125, -0.39533485,

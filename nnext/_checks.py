@@ -95,19 +95,98 @@ def check_sizes(sizes):
     return [int(integer(s, f"sizes[{i}] (in {sizes!r})", 1, _core.MAX_WIDTH)) for i, s in enumerate(sizes)]
 
 
-def check_activations(activation, n_layers):
-    names = [activation] * n_layers if isinstance(activation, str) else activation
-    try:
-        names = list(names)
-    except TypeError:
-        raise TypeError(f"activation must be a name or a list of names, got {activation!r}") from None
-    if len(names) != n_layers:
-        raise ValueError(f"activation lists one name per weight layer: expected {n_layers}, got {len(names)} ({names!r})")
-    for i, name in enumerate(names):
+#: Each activation's parameter as the core defines it (nnext_core.h's
+#: nn_activation_param): name -> None (it takes none) or a tuple
+#: ``(parameter name, default, low, high, low_open, integral)``.
+ACTIVATION_PARAMS = {name: _core.ACTIVATION_PARAMS[code] for name, code in ACTIVATIONS.items()}
+
+
+def activation_default(name):
+    """The default parameter of activation `name` (an int for a whole-number
+    one such as maxout's k), or None when it takes none."""
+    info = ACTIVATION_PARAMS[name]
+    if info is None:
+        return None
+    return int(info[1]) if info[5] else float(info[1])
+
+
+def activation_param(name, value, what):
+    """`value` checked as the parameter of activation `name`: a float in its
+    range (leaky_relu's slope, elu's alpha), or an int (maxout's pieces)."""
+    info = ACTIVATION_PARAMS[name]
+    if info is None:
+        raise ValueError(f"{what}: activation {name!r} takes no parameter, got {value!r}; "
+                         f"only {[n for n, i in ACTIVATION_PARAMS.items() if i]} do")
+    pname, _, low, high, low_open, integral = info
+    what = f"{what} ({name}'s {pname})"
+    if integral:
+        return integer(value, what, int(low), int(high))
+    return real(value, what, low, None if math.isinf(high) else high, low_open=low_open)
+
+
+def _is_pair(x):
+    """(name, parameter): a tuple or list of a string and something that is not one."""
+    return isinstance(x, (tuple, list)) and len(x) == 2 and isinstance(x[0], str) and not isinstance(x[1], str)
+
+
+def check_activations(activation, n_layers, params=None):
+    """``(names, params)``: one activation name and one parameter per layer
+    (None for an activation without one, its default when none was given).
+
+    `activation` is a name or a ``(name, parameter)`` pair for every layer,
+    or a list of them, one per weight layer.  `params`, when given, is a
+    list of parameters that overrides the pairs' (used when reading a state
+    or a file, where names and parameters are stored apart; None entries
+    mean the default)."""
+    if isinstance(activation, str) or (isinstance(activation, tuple) and _is_pair(activation)):
+        specs = [activation] * n_layers
+    else:
+        try:
+            specs = list(activation)
+        except TypeError:
+            raise TypeError(f"activation must be a name, a (name, parameter) pair, or a list of them, "
+                            f"got {activation!r}") from None
+    if len(specs) != n_layers:
+        raise ValueError(f"activation lists one name per weight layer: expected {n_layers}, got {len(specs)} ({specs!r})")
+    if params is not None:
+        params = list(params)
+        if len(params) != n_layers:
+            raise ValueError(f"activation parameters: expected {n_layers}, got {len(params)} ({params!r})")
+    names, values = [], []
+    for i, spec in enumerate(specs):
+        what = "activation" if n_layers == 1 or spec is activation else f"activation[{i}]"
+        if _is_pair(spec):
+            name, value = spec
+        elif isinstance(spec, str):
+            name, value = spec, None
+        else:
+            raise TypeError(f"{what} must be a name or a (name, parameter) pair such as ('leaky_relu', 0.1), "
+                            f"got {spec!r}")
         choice(name, ACTIVATIONS, "activation")
+        if params is not None and params[i] is not None:
+            value = params[i]
         if name == "softmax" and i != n_layers - 1:
             raise ValueError(f"'softmax' is for the output layer only; layer {i} of {n_layers} asks for it")
-    return names
+        if name == "maxout" and i == n_layers - 1:
+            raise ValueError(f"'maxout' is for hidden layers only; layer {i}, the output layer, asks for it")
+        if value is not None or _is_pair(spec):
+            value = activation_param(name, value, what)
+        else:
+            value = activation_default(name)
+        names.append(name)
+        values.append(value)
+    return names, values
+
+
+def activation_specs(names, params):
+    """The activation argument that rebuilds layers `names` with `params`: each
+    a plain name at its default parameter, a (name, parameter) pair otherwise."""
+    return [n if p == activation_default(n) else (n, p) for n, p in zip(names, params)]
+
+
+def layer_cols(name, param, units):
+    """The columns of a layer's weights: units, or units * k for maxout."""
+    return units * param if name == "maxout" else units
 
 
 def check_dtype(dtype):

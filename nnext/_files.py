@@ -16,10 +16,17 @@ import numpy as np
 from . import _checks
 
 FILE_FORMAT = "nnext-network"
-FILE_VERSION = 1
+# Version 1: no activation parameters (every layer at its default).  Version 2
+# adds "activation_params" (float64, one per layer, NaN for an activation
+# without one).  `save` writes version 1 when every parameter is its default
+# (such files are those of earlier nnext, which can read them), 2 otherwise;
+# `load` reads both.
+FILE_VERSION = 2
+FILE_VERSIONS = (1, 2)
 # the metadata members: name -> (allowed dtype kinds, shape or None for 1-D)
 _META = {"format": ("U", ()), "version": ("iu", ()), "sizes": ("iu", None),
-         "activations": ("U", None), "bias": ("b", ()), "dtype": ("U", ())}
+         "activations": ("U", None), "bias": ("b", ()), "dtype": ("U", ()),
+         "activation_params": ("f", None)}
 _MAX_META_BYTES = 1 << 16  # metadata members are tiny: sizes, names
 
 
@@ -30,10 +37,15 @@ def save(net, path):
         path += ".npz"
     # through a symbolic link: replace the file it points to, not the link
     target = os.path.realpath(path)
-    arrays = {"format": np.array(FILE_FORMAT), "version": np.array(FILE_VERSION),
+    defaults = all(p == _checks.activation_default(a)
+                   for a, p in zip(net.activations, net.activation_params))
+    arrays = {"format": np.array(FILE_FORMAT), "version": np.array(1 if defaults else 2),
               "sizes": np.array(net.sizes, dtype=np.int64),
               "activations": np.array(net.activations), "bias": np.array(net.bias),
               "dtype": np.array(net.dtype.name)}
+    if not defaults:
+        arrays["activation_params"] = np.array(
+            [np.nan if p is None else float(p) for p in net.activation_params], dtype=np.float64)
     biases = net.biases
     for l, w in enumerate(net.weights):
         arrays[f"W{l}"] = w.copy()
@@ -153,15 +165,23 @@ def _read(cls, z, path):
 
     if str(meta("format")) != FILE_FORMAT:
         raise ValueError(f"{path!r} is not an nnext network file (format {str(meta('format'))!r})")
-    version = meta("version")
-    if int(version) != FILE_VERSION:
-        raise ValueError(f"{path!r} has file version {int(version)}; this nnext reads version {FILE_VERSION}")
+    version = int(meta("version"))
+    if version not in FILE_VERSIONS:
+        raise ValueError(f"{path!r} has file version {version}; this nnext reads versions "
+                         f"{', '.join(map(str, FILE_VERSIONS))}")
     sizes = _checks.check_sizes([int(s) for s in meta("sizes")])
     n_layers = len(sizes) - 1
-    acts = _checks.check_activations([str(a) for a in meta("activations")], n_layers)
+    act_params = None
+    if version >= 2:
+        # float64 in the file; maxout's k back to an int when whole (else refused)
+        act_params = [None if np.isnan(p) else int(p) if float(p).is_integer() and abs(p) < 2**53
+                      else float(p) for p in meta("activation_params")]
+    names, act_params = _checks.check_activations([str(a) for a in meta("activations")], n_layers,
+                                                  act_params)
     bias = bool(meta("bias"))
     dtype = _checks.check_dtype(str(meta("dtype")))
-    expected = set(_META) | {f"W{l}" for l in range(n_layers)}
+    expected = (set(_META) - ({"activation_params"} if version < 2 else set())) | \
+        {f"W{l}" for l in range(n_layers)}
     if bias:
         expected |= {f"b{l}" for l in range(n_layers)}
     unknown = sorted(set(infos) - expected)
@@ -174,7 +194,8 @@ def _read(cls, z, path):
     # every parameter member's header first: names, dtypes and shapes as declared
     plan = []
     for l in range(n_layers):
-        for name, shape in ((f"W{l}", (sizes[l], sizes[l + 1])), (f"b{l}", (sizes[l + 1],))):
+        cols = _checks.layer_cols(names[l], act_params[l], sizes[l + 1])
+        for name, shape in ((f"W{l}", (sizes[l], cols)), (f"b{l}", (cols,))):
             if name not in expected:
                 continue
             got_shape, _, got_dtype = _header(z, infos[name])
@@ -190,4 +211,5 @@ def _read(cls, z, path):
     arrays = {name: _array(z, infos[name], shape, dt) for name, shape, dt in plan}
     weights = [arrays[f"W{l}"] for l in range(n_layers)]
     biases = [arrays[f"b{l}"] for l in range(n_layers)] if bias else None
-    return cls.from_weights(weights, biases, activation=acts, dtype=dtype)
+    return cls.from_weights(weights, biases, activation=_checks.activation_specs(names, act_params),
+                            dtype=dtype)

@@ -121,7 +121,8 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
     dW, db = _gradient_arrays(net, gradients)
     ref = Network.from_weights([w.astype(np.float64) for w in net.weights],
                                None if not net.bias else [b.astype(np.float64) for b in net.biases],
-                               activation=net.activations, dtype="float64")
+                               activation=_checks.activation_specs(net.activations, net.activation_params),
+                               dtype="float64")
     code, data = ref.prepare(X, y, loss)
     rng = np.random.default_rng(seed)
     ref_weights, ref_biases = ref.weights, ref.biases
@@ -167,15 +168,17 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
 
 def summary_text(net, loss=None, batch_size=None, lr=None):
     """See `Network.summary`."""
-    sizes, acts = net.sizes, net.activations
+    sizes = net.sizes
+    acts = [a if p is None else f"{a}({p:g})" for a, p in zip(net.activations, net.activation_params)]
+    width = max(10, *map(len, acts))
     lines = [f"Network {' -> '.join(map(str, sizes))}, {net.dtype.name}, "
              f"{'with' if net.bias else 'no'} biases",
-             f"  {'layer':>5}  {'weights':>12}  {'biases':>8}  {'activation':>10}  {'output':>10}  {'parameters':>10}"]
-    for l in range(len(sizes) - 1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        count = n_in * n_out + (n_out if net.bias else 0)
-        lines.append(f"  {l + 1:>5}  {str((n_in, n_out)):>12}  {str((n_out,)) if net.bias else '-':>8}  "
-                     f"{acts[l]:>10}  {'(n, %d)' % n_out:>10}  {count:>10,}")
+             f"  {'layer':>5}  {'weights':>12}  {'biases':>8}  {'activation':>{width}}  {'output':>10}  {'parameters':>10}"]
+    for l, w in enumerate(net.weights):
+        n_in, cols, n_out = w.shape[0], w.shape[1], sizes[l + 1]
+        count = n_in * cols + (cols if net.bias else 0)
+        lines.append(f"  {l + 1:>5}  {str((n_in, cols)):>12}  {str((cols,)) if net.bias else '-':>8}  "
+                     f"{acts[l]:>{width}}  {'(n, %d)' % n_out:>10}  {count:>10,}")
     lines.append(f"  total parameters: {net.n_params:,}")
     if loss is not None:
         if loss not in LOSS_FORMULAS:

@@ -4,17 +4,23 @@ Layer ``l`` of a network computes ``act(a @ W + b)`` with ``W = net.weights[l]``
 ``(n_in, n_out)``; a ``torch.nn.Linear`` computes ``a @ weight.T + bias``, so its ``weight``
 is ``W.T``.  Activations map one to one:
 
-=============  ======================  ==============================================
-nnext          PyTorch                 ONNX (opset 17)
-=============  ======================  ==============================================
-sigmoid        ``Sigmoid()``           ``Sigmoid``
-tanh           ``Tanh()``              ``Tanh``
-relu           ``ReLU()``              ``Relu``
-leaky_relu     ``LeakyReLU(0.01)``     ``LeakyRelu(alpha=0.01)`` (float32), see below
-elu            ``ELU(alpha=1.0)``      ``Elu(alpha=1)`` (float32), see below
-linear         ``Identity()``          ``Identity``
-softmax        ``Softmax(dim=1)``      ``Softmax(axis=1)`` (output layer only)
-=============  ======================  ==============================================
+=================  ======================  ==============================================
+nnext              PyTorch                 ONNX (opset 17)
+=================  ======================  ==============================================
+sigmoid            ``Sigmoid()``           ``Sigmoid``
+tanh               ``Tanh()``              ``Tanh``
+relu               ``ReLU()``              ``Relu``
+leaky_relu, slope  ``LeakyReLU(slope)``    ``LeakyRelu(alpha=slope)`` (float32), see below
+elu, alpha         ``ELU(alpha)``          ``Elu(alpha)`` (float32), see below
+linear             ``Identity()``          ``Identity``
+softmax            ``Softmax(dim=1)``      ``Softmax(axis=1)`` (output layer only)
+maxout, k          ``Maxout(k)``           ``Reshape`` to (batch, m, k), ``ReduceMax`` over k
+=================  ======================  ==============================================
+
+``Maxout`` is nnext's own small module (`nnext.export.Maxout`, made when first
+used): ``x.unflatten(-1, (-1, k)).max(dim=-1).values``, unit j the largest of
+columns ``j*k .. j*k+k-1`` (torch's ``max`` also takes the first on ties and
+sends the gradient to it alone).
 
 PyTorch and ONNX are optional: they are imported inside these functions only, never by
 ``import nnext``.  This module uses only `Network`'s public API.
@@ -33,8 +39,37 @@ ONNX_OPSET = 17
 #: The ONNX IR version written with opset 17.
 _ONNX_IR_VERSION = 8
 
-_LEAKY_SLOPE = 0.01   # nnext's leaky_relu: max(0.01 x, x), torch.nn.LeakyReLU's default
-_ELU_ALPHA = 1.0      # nnext's elu: x > 0 ? x : exp(x) - 1
+_MAXOUT_CLASS = None  # the Maxout module class, made with torch on first use
+
+
+def _maxout_class(torch):
+    """nnext's maxout as a ``torch.nn.Module``: ``Maxout(k)`` maps (n, m*k) to (n, m)."""
+    global _MAXOUT_CLASS
+    if _MAXOUT_CLASS is None:
+        class Maxout(torch.nn.Module):
+            """nnext's maxout of k pieces: (..., m*k) -> (..., m), unit j the largest of
+            columns j*k .. j*k+k-1 (the first of them on ties, which alone gets the gradient)."""
+
+            def __init__(self, k: int) -> None:
+                super().__init__()
+                self.k = int(k)
+
+            def forward(self, x):
+                return x.unflatten(-1, (-1, self.k)).max(dim=-1).values
+
+            def extra_repr(self) -> str:
+                return f"k={self.k}"
+
+        Maxout.__module__, Maxout.__qualname__ = __name__, "Maxout"
+        _MAXOUT_CLASS = Maxout
+    return _MAXOUT_CLASS
+
+
+def __getattr__(name):
+    # nnext.export.Maxout (for pickles and isinstance), made with torch on first use
+    if name == "Maxout":
+        return _maxout_class(_import_torch())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _import_torch():
@@ -70,8 +105,8 @@ def to_torch(net: Any) -> Any:
 
     One ``Linear(n_in, n_out, bias=net.bias)`` per layer, with ``weight = W.T`` and
     ``bias = b`` (copies), each followed by its activation module: ``Sigmoid``, ``Tanh``,
-    ``ReLU``, ``LeakyReLU(0.01)``, ``ELU(alpha=1.0)``, ``Identity`` (linear) or
-    ``Softmax(dim=1)``.  Its output for a ``(n, n_in)`` tensor equals ``net.predict``, and
+    ``ReLU``, ``LeakyReLU(slope)``, ``ELU(alpha)``, ``Identity`` (linear),
+    ``Softmax(dim=1)`` or ``Maxout(k)`` (after a ``Linear(n_in, m*k)``).  Its output for a ``(n, n_in)`` tensor equals ``net.predict``, and
     ``torch.autograd`` through it gives ``net.gradients`` (the tests check both).
     """
     _check_network(net)
@@ -79,24 +114,36 @@ def to_torch(net: Any) -> Any:
     nn = torch.nn
     dtype = {"float64": torch.float64, "float32": torch.float32}[net.dtype.name]
     modules = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-               "leaky_relu": lambda: nn.LeakyReLU(_LEAKY_SLOPE), "elu": lambda: nn.ELU(alpha=_ELU_ALPHA),
-               "linear": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}
+               "leaky_relu": lambda slope: nn.LeakyReLU(slope), "elu": lambda alpha: nn.ELU(alpha=alpha),
+               "linear": nn.Identity, "softmax": lambda: nn.Softmax(dim=1),
+               "maxout": lambda k: _maxout_class(torch)(k)}
     biases = net.biases
     layers = []
-    for l, (W, act) in enumerate(zip(net.weights, net.activations)):
+    for l, (W, act, param) in enumerate(zip(net.weights, net.activations, net.activation_params)):
         n_in, n_out = W.shape
         linear = nn.Linear(n_in, n_out, bias=net.bias, dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(np.array(W.T, copy=True)))
             if net.bias:
                 linear.bias.copy_(torch.from_numpy(np.array(biases[l], copy=True)))
-        layers += [linear, modules[act]()]
+        layers += [linear, modules[act]() if param is None else modules[act](param)]
     return nn.Sequential(*layers)
 
 
 def _activation_of(module, nn):
-    """nnext's name for an activation module, or a reason why it cannot be taken."""
+    """nnext's activation (a name or a (name, parameter) pair) for an activation
+    module, or a reason why it cannot be taken."""
+    from . import _checks
     kind = type(module)
+
+    def with_param(name, value):
+        try:
+            return (name, _checks.activation_param(name, value, f"{kind.__name__}'s parameter")), None
+        except (TypeError, ValueError) as e:
+            return None, f"nnext cannot take it: {e}"
+
+    if _MAXOUT_CLASS is not None and kind is _MAXOUT_CLASS:
+        return with_param("maxout", module.k)
     if kind is nn.Sigmoid:
         return "sigmoid", None
     if kind is nn.Tanh:
@@ -106,14 +153,9 @@ def _activation_of(module, nn):
     if kind is nn.Identity:
         return "linear", None
     if kind is nn.LeakyReLU:
-        if module.negative_slope != _LEAKY_SLOPE:
-            return None, (f"nnext's leaky_relu has slope {_LEAKY_SLOPE}, this one "
-                          f"negative_slope={module.negative_slope}")
-        return "leaky_relu", None
+        return with_param("leaky_relu", module.negative_slope)
     if kind is nn.ELU:
-        if module.alpha != _ELU_ALPHA:
-            return None, f"nnext's elu has alpha {_ELU_ALPHA}, this one alpha={module.alpha}"
-        return "elu", None
+        return with_param("elu", module.alpha)
     if kind is nn.Softmax:
         if module.dim not in (1, -1):
             return None, f"nnext's softmax runs over each row (dim=1 or -1), this one dim={module.dim}"
@@ -125,9 +167,10 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
     """A `Network` with the layers and parameters (copied) of a ``torch.nn.Sequential``.
 
     The Sequential holds ``Linear`` layers, each optionally followed by one activation
-    module: ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` (negative_slope 0.01),
-    ``ELU`` (alpha 1), ``Identity`` or ``Softmax`` (dim 1 or -1, last module only).  A
-    Linear with no activation after it is a ``"linear"`` layer.  Either every Linear has
+    module: ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` (negative_slope in [0, 1]),
+    ``ELU`` (alpha > 0), ``Identity``, ``Softmax`` (dim 1 or -1, last module only) or
+    `Maxout` (k pieces, not last).  A Linear with no activation after it is a
+    ``"linear"`` layer.  Either every Linear has
     a bias or none has (nnext networks have biases on all layers or none).
 
     ``dtype=None`` gives float32 when every parameter is float32, else float64 (as
@@ -139,7 +182,7 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
         When ``module`` is not a ``torch.nn.Sequential``.
     ValueError
         Naming the first module (its index and repr) that nnext cannot take, e.g. a
-        ``Conv2d``, ``LeakyReLU(0.2)``, a Softmax that is not last, or two activations in
+        ``Conv2d``, ``LeakyReLU(-0.2)``, a Softmax that is not last, or two activations in
         a row.
     """
     torch = _import_torch()
@@ -162,18 +205,21 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
 
     weights, biases, activations = [], None, []
     first_linear = softmax_at = None
+    outputs = None  # the width the layers so far give
+    maxout_at = None  # a Maxout module with no Linear after it yet
     for i, child in enumerate(children):
         if type(child) is nn.Linear:
             if softmax_at is not None:
                 refuse(softmax_at, f"a Softmax is for the output layer only, and module [{i}] "
                                    f"{child!r} comes after it")
             has_bias = child.bias is not None
+            maxout_at = None
             if not weights:
                 first_linear, biases = i, ([] if has_bias else None)
             else:
-                if child.in_features != weights[-1].shape[1]:
-                    refuse(i, f"it takes {child.in_features} inputs but the Linear before it gives "
-                              f"{weights[-1].shape[1]} outputs")
+                if child.in_features != outputs:
+                    refuse(i, f"it takes {child.in_features} inputs but the layer before it gives "
+                              f"{outputs} outputs")
                 if has_bias != (biases is not None):
                     refuse(i, f"it has {'a' if has_bias else 'no'} bias but module [{first_linear}] "
                               f"has {'one' if biases is not None else 'none'}: nnext networks have "
@@ -181,13 +227,14 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
             if len(activations) < len(weights):
                 activations.append("linear")  # the Linear before had no activation module
             weights.append(array(child.weight).T.copy())
+            outputs = weights[-1].shape[1]
             if has_bias:
                 biases.append(array(child.bias))
             continue
         name, why = _activation_of(child, nn)
         if name is None:
             refuse(i, why or "nnext takes Linear layers and the activations Sigmoid, Tanh, ReLU, "
-                             "LeakyReLU(0.01), ELU(alpha=1.0), Identity and Softmax(dim=1)")
+                             "LeakyReLU, ELU, Identity, Softmax(dim=1) and nnext.export.Maxout")
         if not weights:
             refuse(i, "the Sequential must start with a Linear layer")
         if len(activations) == len(weights):
@@ -195,7 +242,15 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
                       f"takes at most one activation after each Linear")
         if name == "softmax":
             softmax_at = i
+        if isinstance(name, tuple) and name[0] == "maxout":
+            if outputs % name[1]:
+                refuse(i, f"the Linear before it gives {outputs} outputs, not a multiple of its "
+                          f"k={name[1]} pieces")
+            outputs //= name[1]
+            maxout_at = i
         activations.append(name)
+    if maxout_at is not None:
+        refuse(maxout_at, "maxout is for hidden layers only: a Linear must follow it")
     if len(activations) < len(weights):
         activations.append("linear")
     from .network import Network
@@ -216,19 +271,18 @@ def _onnx_model(net, onnx):
     n_layers = len(net.weights)
     nodes, initializers = [], []
 
-    def constant(name, value):
-        initializers.append(numpy_helper.from_array(np.asarray(value, dtype=net.dtype), name))
+    def constant(name, value):  # (made once: a name given twice has the same value)
+        if name not in {i.name for i in initializers}:
+            initializers.append(numpy_helper.from_array(np.asarray(value, dtype=net.dtype), name))
         return name
 
     if f64 and ("leaky_relu" in net.activations or "elu" in net.activations):
         zero = constant("zero", 0.0)
-        if "leaky_relu" in net.activations:
-            slope = constant("leaky_slope", _LEAKY_SLOPE)
         if "elu" in net.activations:
             one = constant("one", 1.0)
     biases = net.biases
     a = "X"
-    for l, (W, act) in enumerate(zip(net.weights, net.activations)):
+    for l, (W, act, param) in enumerate(zip(net.weights, net.activations, net.activation_params)):
         z = f"z{l}"
         out = "Y" if l == n_layers - 1 else f"a{l + 1}"
         gemm_inputs = [a, constant(f"W{l}", W)]
@@ -245,22 +299,36 @@ def _onnx_model(net, onnx):
             nodes.append(helper.make_node("Identity", [z], [out], name=f"linear{l}"))
         elif act == "softmax":
             nodes.append(helper.make_node("Softmax", [z], [out], axis=1, name=f"softmax{l}"))
+        elif act == "maxout":  # (batch, m*k) -> (batch, m, k) -> the max over k
+            shape = f"maxout{l}_shape"
+            initializers.append(numpy_helper.from_array(
+                np.array([0, net.sizes[l + 1], param], dtype=np.int64), shape))
+            nodes.append(helper.make_node("Reshape", [z, shape], [f"pieces{l}"], name=f"maxout{l}_reshape"))
+            nodes.append(helper.make_node("ReduceMax", [f"pieces{l}"], [out], axes=[2], keepdims=0,
+                                          name=f"maxout{l}"))
         elif not f64:  # float32: the standard operators compute exactly nnext's formulas
+            # (the float32 attribute is the float32 parameter nnext computes with)
             if act == "leaky_relu":
-                nodes.append(helper.make_node("LeakyRelu", [z], [out], alpha=_LEAKY_SLOPE, name=f"leaky_relu{l}"))
+                nodes.append(helper.make_node("LeakyRelu", [z], [out], alpha=param, name=f"leaky_relu{l}"))
             else:
-                nodes.append(helper.make_node("Elu", [z], [out], alpha=_ELU_ALPHA, name=f"elu{l}"))
+                nodes.append(helper.make_node("Elu", [z], [out], alpha=param, name=f"elu{l}"))
         else:
             # float64: an ONNX attribute is a 32-bit float (LeakyRelu's alpha=0.01 would be
             # 0.00999999977...), and onnxruntime has no float64 Elu; so both are built from
-            # elementary operators in float64: z > 0 ? z : 0.01 z, and z > 0 ? z : exp(z) - 1.
+            # elementary operators in float64: z > 0 ? z : slope z, and
+            # z > 0 ? z : alpha (exp(z) - 1) (no Mul for alpha = 1).
             positive = f"positive{l}"
             nodes.append(helper.make_node("Greater", [z, zero], [positive], name=f"{act}{l}_test"))
             if act == "leaky_relu":
+                slope = constant("leaky_slope" if param == 0.01 else f"leaky_slope{l}", param)
                 nodes.append(helper.make_node("Mul", [z, slope], [f"negative{l}"], name=f"leaky_relu{l}_mul"))
             else:
                 nodes.append(helper.make_node("Exp", [z], [f"exp{l}"], name=f"elu{l}_exp"))
-                nodes.append(helper.make_node("Sub", [f"exp{l}", one], [f"negative{l}"], name=f"elu{l}_sub"))
+                minus_one = f"expm1{l}" if param != 1.0 else f"negative{l}"
+                nodes.append(helper.make_node("Sub", [f"exp{l}", one], [minus_one], name=f"elu{l}_sub"))
+                if param != 1.0:
+                    nodes.append(helper.make_node("Mul", [minus_one, constant(f"elu_alpha{l}", param)],
+                                                  [f"negative{l}"], name=f"elu{l}_mul"))
             nodes.append(helper.make_node("Where", [positive, z, f"negative{l}"], [out], name=f"{act}{l}"))
         a = out
     graph = helper.make_graph(
@@ -282,11 +350,12 @@ def to_onnx(net: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     ``(batch, n_in)`` with a dynamic batch dimension, output ``"Y"`` ``(batch, n_out)``, both
     in the network's dtype (float32 or float64); the parameters are stored as initializers.
     Each layer is a ``Gemm`` (``X @ W + b``, no ``C`` without biases) and its activation:
-    ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``, ``Softmax(axis=1)``, and for float32
-    ``LeakyRelu(alpha=0.01)`` and ``Elu(alpha=1)``.  In float64 these two are written with
-    ``Greater``, ``Mul``/``Exp``/``Sub`` and ``Where`` instead: ONNX attributes are 32-bit
-    floats (alpha=0.01 would be off by 2e-8 relative) and onnxruntime has no float64
-    ``Elu``.  (Its ``exp(z) - 1`` differs from nnext's ``expm1`` by about 1e-16 absolute
+    ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``, ``Softmax(axis=1)``, maxout as
+    ``Reshape`` to ``(batch, m, k)`` and ``ReduceMax(axes=[2])``, and for float32
+    ``LeakyRelu(alpha=slope)`` and ``Elu(alpha)``.  In float64 these two are written with
+    ``Greater``, ``Mul``/``Exp``/``Sub`` (and ``Mul`` by alpha when it is not 1) and
+    ``Where`` instead: ONNX attributes are 32-bit floats (alpha=0.01 would be off by 2e-8
+    relative) and onnxruntime has no float64 ``Elu``.  (Its ``exp(z) - 1`` differs from nnext's ``expm1`` by about 1e-16 absolute
     near z = 0.)
 
     The file is written under a temporary name in the same folder and renamed, so ``path``

@@ -28,7 +28,9 @@ class History:
         layer's output), ``l1_error`` ... ``lL_error`` (minus the loss's gradient
         with respect to that layer's output: ``y - lL`` for ``"sse"``),
         ``l1_delta`` ... ``lL_delta`` (the same with respect to the layer's
-        input, i.e. the error times the activation's slope), ``syn0`` ...
+        input, i.e. the error times the activation's slope; for a maxout
+        layer of k pieces ``(n, units*k)``, the error at each unit's chosen
+        piece and zero at the others), ``syn0`` ...
         (the weights at that moment) and ``b0`` ... (biases, when present).
     trace_epochs : ndarray of int
         The epochs at which `trace` was recorded (before that epoch's update).

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 #: What a seed may be: None, an int, or a numpy generator.
 Seed = Union[None, int, np.random.RandomState, np.random.Generator]
-#: An activation name for every layer, or one per layer.
-Activation = Union[str, Sequence[str]]
+#: An activation name, or a (name, parameter) pair such as ("leaky_relu", 0.1).
+ActivationSpec = Union[str, Tuple[str, float]]
+#: One activation for every layer, or one per layer.
+Activation = Union[ActivationSpec, Sequence[ActivationSpec]]
 
 __all__ = ["Network", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS"]
 
@@ -90,10 +92,18 @@ class Network:
     ----------
     sizes : sequence of int
         Layer widths including the input, e.g. ``[3, 4, 1]``.
-    activation : str or list of str
-        One name for every layer, or one per weight layer: ``"sigmoid"``,
-        ``"tanh"``, ``"relu"``, ``"leaky_relu"`` (max(0.01x, x)), ``"elu"``
-        (alpha = 1), ``"linear"``, ``"softmax"`` (output layer only).
+    activation : str, (str, number) or a list of them
+        One activation for every layer, or one per weight layer: ``"sigmoid"``,
+        ``"tanh"``, ``"relu"``, ``"leaky_relu"`` (x > 0 ? x : slope x, slope
+        0.01), ``"elu"`` (x > 0 ? x : alpha (exp(x) - 1), alpha 1),
+        ``"linear"``, ``"softmax"`` (output layer only), ``"maxout"`` (hidden
+        layers only, k = 2 pieces).  A ``(name, parameter)`` pair sets the
+        parameter: ``("leaky_relu", slope)`` with 0 <= slope <= 1,
+        ``("elu", alpha)`` with alpha > 0, ``("maxout", k)`` with an int
+        k >= 1.  A maxout layer of m units and k pieces has weights
+        ``(n_in, m*k)`` and biases ``(m*k,)``; unit j is the largest of
+        columns ``j*k .. j*k+k-1`` (the first of them on ties, which alone
+        receives the gradient).  `activation_params` reports the parameters.
     bias : bool
         ``False`` gives Trask's bias-free layers.  Biases start at zero.
     dtype : "float64" or "float32"
@@ -109,7 +119,8 @@ class Network:
         ``syn0`` and ``syn1``.  ``None`` draws fresh randomness.
 
     Layer ``l`` computes ``a[l+1] = act(a[l] @ weights[l] + biases[l])``, with
-    ``weights[l]`` of shape ``(sizes[l], sizes[l+1])``.
+    ``weights[l]`` of shape ``(sizes[l], sizes[l+1])`` (``(sizes[l],
+    sizes[l+1]*k)`` for a maxout layer of k pieces).
 
     Examples
     --------
@@ -124,26 +135,29 @@ class Network:
     def __init__(self, sizes: Sequence[int], activation: Activation = "sigmoid", bias: bool = True,
                  dtype: DTypeLike = "float64", init: str = "uniform", seed: Seed = None) -> None:
         sizes = _checks.check_sizes(sizes)
-        names = _checks.check_activations(activation, len(sizes) - 1)
+        names, act_params = _checks.check_activations(activation, len(sizes) - 1)
         bias = _checks.boolean(bias, "bias")
         dtype = _checks.check_dtype(dtype)
         _checks.choice(init, INITS, "init")
         seed = _checks.check_seed(seed)
-        self._build(sizes, names, bias, dtype)
+        self._build(sizes, names, act_params, bias, dtype)
         if type(seed) is int:  # RandomState(seed)'s draws, made by the core without building one
             self._engine.init_weights(seed, INITS.index(init))
             return
         rng = _generator(seed)
         for l, w in enumerate(self._weights):
-            w[...] = _draw(rng, init, sizes[l], sizes[l + 1])
+            w[...] = _draw(rng, init, sizes[l], w.shape[1])
 
-    def _build(self, sizes, names, bias, dtype):
+    def _build(self, sizes, names, act_params, bias, dtype):
         """Bind a C engine (which owns the parameter block, zeros) to this network."""
         self._sizes = sizes
         self._activations = names
+        self._act_params = act_params
+        self._cols = [_checks.layer_cols(a, p, m) for a, p, m in zip(names, act_params, sizes[1:])]
         self._bias = bias
         self._dtype = dtype
-        self._engine = _core.Engine(sizes, [ACTIVATIONS[a] for a in names], bias, dtype)
+        self._engine = _core.Engine(sizes, [ACTIVATIONS[a] for a in names], bias, dtype,
+                                    [None if p is None else float(p) for p in act_params])
         self._params = self._engine.params
         self._weights, self._biases = self._views(self._params)
         self._lock = threading.RLock()
@@ -153,7 +167,7 @@ class Network:
         """(weights, biases): views of a block in the parameter layout, by layer."""
         weights, biases = [], []
         for l, (w_off, b_off) in enumerate(self._engine.offsets()):
-            n_in, n_out = self._sizes[l], self._sizes[l + 1]
+            n_in, n_out = self._sizes[l], self._cols[l]
             weights.append(block[w_off:w_off + n_in * n_out].reshape(n_in, n_out))
             if self._bias:
                 biases.append(block[b_off:b_off + n_out])
@@ -167,7 +181,8 @@ class Network:
         """A network with the given parameters (copied).
 
         ``weights[i]`` has shape ``(n_in, n_out)``; ``biases[i]`` shape ``(n_out,)``,
-        or ``biases=None`` for a bias-free network.  ``dtype=None`` keeps
+        or ``biases=None`` for a bias-free network (a maxout layer of k
+        pieces: ``n_out = units * k`` columns).  ``dtype=None`` keeps
         float32 if every weight is float32, and uses float64 otherwise.
         """
         try:
@@ -176,20 +191,26 @@ class Network:
             raise TypeError(f"weights must be a list of 2-D arrays, got {weights!r}") from None
         if not weights:
             raise ValueError("weights must hold at least one (n_in, n_out) matrix, got an empty list")
+        names, act_params = _checks.check_activations(activation, len(weights))
+        units = []
         for i, w in enumerate(weights):
             if w.ndim != 2:
                 raise ValueError(f"weights[{i}] must be 2-D (n_in, n_out), got shape {w.shape}")
-            if i and w.shape[0] != weights[i - 1].shape[1]:
+            k = act_params[i] if names[i] == "maxout" else 1
+            if w.shape[1] % k:
+                raise ValueError(f"weights[{i}] has shape {w.shape}: a maxout layer of k={k} pieces needs "
+                                 f"a multiple of {k} columns (units * k)")
+            units.append(w.shape[1] // k)
+            if i and w.shape[0] != units[i - 1]:
                 raise ValueError(
                     f"weights[{i}] has shape {w.shape} but weights[{i - 1}] has shape "
-                    f"{weights[i - 1].shape}: its rows must equal the previous layer's {weights[i - 1].shape[1]} outputs")
+                    f"{weights[i - 1].shape}: its rows must equal the previous layer's {units[i - 1]} outputs")
         if dtype is None:
             dtype = "float32" if all(w.dtype == np.float32 for w in weights) else "float64"
-        sizes = _checks.check_sizes([weights[0].shape[0]] + [w.shape[1] for w in weights])
-        names = _checks.check_activations(activation, len(weights))
+        sizes = _checks.check_sizes([weights[0].shape[0]] + units)
         dtype = _checks.check_dtype(dtype)
         net = cls.__new__(cls)
-        net._build(sizes, names, biases is not None, dtype)
+        net._build(sizes, names, act_params, biases is not None, dtype)
         net._assign(weights, biases)
         return net
 
@@ -222,7 +243,8 @@ class Network:
 
     @property
     def weights(self) -> List[NDArray[Any]]:
-        """Weight matrices ``[(sizes[0], sizes[1]), ...]``: views of the network's
+        """Weight matrices ``[(sizes[0], sizes[1]), ...]`` (``sizes[l+1]*k`` columns
+        for a maxout layer of k pieces): views of the network's
         own parameters, so ``net.weights[0][:] = 0`` changes the network.
         Assigning a list copies it in (shapes must match)."""
         return list(self._weights)
@@ -250,8 +272,17 @@ class Network:
 
     @property
     def activations(self) -> List[str]:
-        """Activation name of each weight layer."""
+        """Activation name of each weight layer (names only: see
+        `activation_params` for their parameters)."""
         return list(self._activations)
+
+    @property
+    def activation_params(self) -> List[Union[None, float, int]]:
+        """Each weight layer's activation parameter: the slope of a
+        ``"leaky_relu"`` layer, the alpha of an ``"elu"`` layer (floats), the
+        pieces k of a ``"maxout"`` layer (an int), None for the activations
+        that take none.  Defaults included (0.01, 1.0, 2)."""
+        return list(self._act_params)
 
     @property
     def bias(self) -> bool:
@@ -269,8 +300,8 @@ class Network:
         return self._params.size
 
     def __repr__(self) -> str:
-        acts = self._activations
-        act = repr(acts[0]) if len(set(acts)) == 1 else repr(acts)
+        acts = _checks.activation_specs(self._activations, self._act_params)
+        act = repr(acts[0]) if all(a == acts[0] for a in acts) else repr(acts)
         return (f"Network(sizes={self._sizes}, activation={act}, bias={self._bias}, "
                 f"dtype='{self._dtype.name}')  # {self.n_params} parameters")
 
@@ -696,9 +727,14 @@ class Network:
 
     def __getstate__(self) -> Dict[str, Any]:
         with self._lock:
-            return {"sizes": self._sizes, "activations": self._activations, "bias": self._bias,
-                    "dtype": self._dtype.name, "params": self._params.copy(),
-                    "opt": self._engine.optimizer_state()}
+            state = {"sizes": self._sizes, "activations": self._activations, "bias": self._bias,
+                     "dtype": self._dtype.name, "params": self._params.copy(),
+                     "opt": self._engine.optimizer_state()}
+            # only when a parameter is not its default: the state (and a pickle) of
+            # a network of plain activations stays what it was before parameters
+            if self._activations != _checks.activation_specs(self._activations, self._act_params):
+                state["activation_params"] = list(self._act_params)
+            return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         """Rebuilds from `__getstate__`'s dict, checked as `load` checks a file."""
@@ -706,13 +742,15 @@ class Network:
             raise TypeError(f"Network state must be a dict, got {type(state).__name__}")
         try:
             sizes = _checks.check_sizes(state["sizes"])
-            names = _checks.check_activations(state["activations"], len(sizes) - 1)
+            # (states pickled before activation parameters have none: the defaults)
+            names, act_params = _checks.check_activations(state["activations"], len(sizes) - 1,
+                                                          state.get("activation_params"))
             bias = _checks.boolean(state["bias"], "bias")
             dtype = _checks.check_dtype(state["dtype"])
             params, opt = state["params"], state.get("opt")
         except KeyError as e:
             raise ValueError(f"Network state lacks {e.args[0]!r}") from None
-        self._build(sizes, names, bias, dtype)
+        self._build(sizes, names, act_params, bias, dtype)
         _checks.copy_checked(self._params, params, "params")
         self._engine.set_optimizer_state(opt)
 

@@ -4,13 +4,13 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _checks, _core
-from .network import Network
+from .network import Activation, Network
 
 __all__ = ["sweep", "train_one"]
 
@@ -18,7 +18,7 @@ __all__ = ["sweep", "train_one"]
 def sweep(sizes: Sequence[int], X: ArrayLike, y: ArrayLike, lrs: Sequence[float],
           seeds: Sequence[Any] = (0,), epochs: int = 1000, target: Optional[float] = None,
           n_jobs: Optional[int] = None, as_frame: Optional[bool] = None,
-          activation: Union[str, Sequence[str]] = "sigmoid", bias: bool = True,
+          activation: Activation = "sigmoid", bias: bool = True,
           dtype: str = "float64", init: str = "uniform", executor: Any = None,
           **fit_kwargs: Any) -> Any:
     """Train ``Network(sizes, ...)`` once per (learning rate, seed) pair, in parallel.

@@ -33,8 +33,17 @@ def layer_cases():
     """Every activation as the hidden layers' and as the output layer's."""
     cases = [[a, a, a] for a in R.HIDDEN_ACTIVATIONS]
     cases += [[a, a, "softmax"] for a in R.HIDDEN_ACTIVATIONS]
+    # activations with their parameters (maxout: hidden layers only)
+    cases += [[("leaky_relu", 0.1), ("elu", 0.5), ("leaky_relu", 0.3)],
+              [("maxout", 3), ("maxout", 2), "softmax"],
+              [("maxout", 1), ("leaky_relu", 0.0), "linear"],
+              [("elu", 2.0), ("maxout", 3), ("elu", 0.25)]]
     return cases
 
 
+def case_id(acts):
+    return ",".join(a if isinstance(a, str) else f"{a[0]}({a[1]})" for a in acts)
+
+
 CASES = layer_cases()
-CASE_IDS = [",".join(c) for c in CASES]
+CASE_IDS = [case_id(c) for c in CASES]

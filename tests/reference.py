@@ -9,7 +9,10 @@ It computes nothing with nnext.  Two parts:
   backpropagation and a plain ``fit`` (SGD, SGD with momentum, Adam).
 
 Layout: ``weights[i]`` has shape (n_in, n_out), ``biases[i]`` shape (n_out,),
-and layer i computes ``act_i(prev @ weights[i] + biases[i])``.
+and layer i computes ``act_i(prev @ weights[i] + biases[i])``.  An activation
+is a name or a (name, parameter) pair: ("leaky_relu", slope), ("elu", alpha),
+("maxout", k) (n_out = units * k; unit j the max of columns j*k .. j*k+k-1,
+numpy's argmax: the first on ties).
 """
 
 import numpy as np
@@ -64,6 +67,20 @@ def zhou_to_layers(p):
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear", "softmax")
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear")
+#: Activations with a parameter other than the default (hidden layers).
+PARAM_ACTIVATIONS = (("leaky_relu", 0.1), ("leaky_relu", 0.0), ("elu", 0.5), ("elu", 2.0),
+                     ("maxout", 1), ("maxout", 2), ("maxout", 3))
+#: The defaults of the activations' parameters.
+DEFAULT_PARAMS = {"leaky_relu": 0.01, "elu": 1.0, "maxout": 2}
+
+
+def split(spec):
+    """An activation as (name, parameter): a name alone has its default (None
+    for the activations without one)."""
+    if isinstance(spec, str):
+        return spec, DEFAULT_PARAMS.get(spec)
+    name, param = spec
+    return name, param
 LOSSES = ("mse", "sse", "bce", "cross_entropy")
 
 
@@ -71,7 +88,10 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def activate(name, z):
+def activate(spec, z):
+    name, param = split(spec)
+    if name == "maxout":  # (n, m*k) -> (n, m)
+        return z.reshape(z.shape[0], -1, param).max(axis=2)
     if name == "sigmoid":
         return sigmoid(z)
     if name == "tanh":
@@ -79,9 +99,9 @@ def activate(name, z):
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "leaky_relu":
-        return np.maximum(0.01 * z, z)
+        return np.where(z > 0, z, param * z)
     if name == "elu":
-        return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+        return np.where(z > 0, z, param * np.expm1(np.minimum(z, 0.0)))
     if name == "linear":
         return z.copy()
     if name == "softmax":
@@ -90,8 +110,15 @@ def activate(name, z):
     raise ValueError("unknown activation %r" % (name,))
 
 
-def activation_backward(name, z, a, da):
+def activation_backward(spec, z, a, da):
     """dL/dz from dL/da for the activation a = act(z)."""
+    name, param = split(spec)
+    if name == "maxout":  # da (n, m) to the first largest of each unit's k pieces
+        n, m = da.shape
+        pick = z.reshape(n, m, param).argmax(axis=2)
+        dz = np.zeros((n, m, param))
+        np.put_along_axis(dz, pick[:, :, None], da[:, :, None], axis=2)
+        return dz.reshape(n, m * param)
     if name == "sigmoid":
         return da * a * (1.0 - a)
     if name == "tanh":
@@ -99,9 +126,9 @@ def activation_backward(name, z, a, da):
     if name == "relu":
         return da * (z > 0)
     if name == "leaky_relu":
-        return da * np.where(z > 0, 1.0, 0.01)
+        return da * np.where(z > 0, 1.0, param)
     if name == "elu":
-        return da * np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
+        return da * np.where(z > 0, 1.0, param * np.exp(np.minimum(z, 0.0)))
     if name == "linear":
         return da.copy()
     if name == "softmax":
@@ -110,7 +137,8 @@ def activation_backward(name, z, a, da):
 
 
 def expand_activations(activation, n_layers):
-    if isinstance(activation, str):
+    if isinstance(activation, str) or (isinstance(activation, tuple) and len(activation) == 2
+                                       and not isinstance(activation[1], str)):
         return [activation] * n_layers
     acts = list(activation)
     assert len(acts) == n_layers
@@ -200,9 +228,9 @@ def loss_and_gradients(weights, biases, activation, X, y, loss):
     value = loss_value(loss, p, Y)
     n, k = p.shape
     # The output delta dL/dz, in the numerically direct form where there is one.
-    if loss == "bce" and acts[-1] == "sigmoid":
+    if loss == "bce" and split(acts[-1])[0] == "sigmoid":
         delta = (p - Y) / (n * k)
-    elif loss == "cross_entropy" and acts[-1] == "softmax":
+    elif loss == "cross_entropy" and split(acts[-1])[0] == "softmax":
         delta = (p - Y) / n
     else:
         delta = activation_backward(acts[-1], zs[-1], p, loss_grad(loss, p, Y))

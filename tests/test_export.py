@@ -10,7 +10,7 @@ import pytest
 
 import reference as R
 from conftest import snapshot, assert_same_params
-from export_cases import CASE_IDS, CASES, RTOL, assert_close, data, make_net
+from export_cases import CASE_IDS, CASES, RTOL, assert_close, case_id, data, make_net
 from nnext import Network
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -94,6 +94,12 @@ def gradient_cases():
         cases += [([a, a, a], "mse"), ([a, a, a], "sse"), ([a, a, "sigmoid"], "bce"),
                   ([a, a, "softmax"], "cross_entropy"), ([a, a, "softmax"], "mse"),
                   ([a, a, "softmax"], "sse")]
+    # activations with parameters (maxout: torch's max sends the gradient to the first
+    # largest piece, as nnext does)
+    cases += [([("leaky_relu", 0.1), ("elu", 0.5), ("elu", 2.0)], "mse"),
+              ([("maxout", 3), ("maxout", 2), "softmax"], "cross_entropy"),
+              ([("maxout", 3), ("leaky_relu", 0.25), "sigmoid"], "bce"),
+              ([("elu", 0.3), ("maxout", 1), ("leaky_relu", 0.0)], "sse")]
     return cases
 
 
@@ -110,15 +116,16 @@ def targets(loss, out_act, n, k, seed=0):
 
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
-@pytest.mark.parametrize("acts,loss", GRAD_CASES, ids=[",".join(a) + ":" + l for a, l in GRAD_CASES])
+@pytest.mark.parametrize("acts,loss", GRAD_CASES, ids=[case_id(a) + ":" + l for a, l in GRAD_CASES])
 def test_gradients_equal_autograd(acts, loss, bias):
     # xavier: no output saturates (see the next test for saturated sigmoid outputs)
     net = make_net(acts, bias, "float64", init="xavier")
     p = net.predict(data(4, n=9))
-    if acts[-1] in ("sigmoid", "softmax"):
+    out_act = acts[-1] if isinstance(acts[-1], str) else acts[-1][0]
+    if out_act in ("sigmoid", "softmax"):
         assert np.min(p * (1 - p)) > 1e-6
     X = data(4, n=9)
-    y = targets(loss, acts[-1], 9, 3)
+    y = targets(loss, out_act, 9, 3)
     dW, db = net.gradients(X, y, loss=loss)
 
     module = net.to_torch()
@@ -196,6 +203,7 @@ def test_round_trip_through_torch_is_exact(acts, bias, dtype):
     net = make_net(acts, bias, dtype)
     back = Network.from_torch(net.to_torch())
     assert (back.sizes, back.activations, back.bias, back.dtype) == (net.sizes, net.activations, net.bias, net.dtype)
+    assert back.activation_params == net.activation_params
     assert_same_params(back, snapshot(net))
 
 
@@ -222,10 +230,54 @@ def test_from_torch_trains_on():
     assert_close(net.predict(X), torch_output(net.to_torch(), X, "float64"), 1e-12)
 
 
+def maxout(k):
+    from nnext.export import Maxout
+    return Maxout(k)
+
+
+def test_maxout_module_and_layout():
+    """to_torch: a maxout layer is Linear(n_in, m*k) and nnext.export.Maxout(k); the
+    module's gradient goes to the first of tied pieces, as nnext's."""
+    from nnext.export import Maxout
+    net = make_net([("maxout", 3), ("leaky_relu", 0.2), "linear"], True, "float64")
+    module = net.to_torch()
+    assert [type(m) for m in module] == [nn.Linear, Maxout, nn.Linear, nn.LeakyReLU, nn.Linear, nn.Identity]
+    assert module[0].out_features == 6 * 3 and module[1].k == 3 and module[3].negative_slope == 0.2
+    assert "k=3" in repr(module[1])
+    # ties: two equal pieces; both nnext and torch send the gradient to the first
+    W = np.zeros((2, 4))
+    W[:, 0] = W[:, 1] = [1.0, -2.0]
+    W[:, 2] = W[:, 3] = [0.5, 1.0]
+    tie = Network.from_weights([W, np.ones((2, 1))], [np.zeros(4), np.zeros(1)],
+                               activation=[("maxout", 2), "linear"])
+    X = data(2, n=5)
+    y = np.ones((5, 1))
+    dW, db = tie.gradients(X, y, loss="sse")
+    assert np.all(dW[0][:, 1] == 0) and np.all(dW[0][:, 3] == 0) and np.all(db[0][[1, 3]] == 0)
+    assert np.any(dW[0][:, 0] != 0) and np.any(dW[0][:, 2] != 0)
+    m = tie.to_torch()
+    value = torch_loss("sse", m(torch.from_numpy(X)), torch.from_numpy(y))
+    value.backward()
+    assert np.array_equal(m[0].weight.grad.numpy().T == 0, dW[0] == 0)
+    assert_close(dW[0], m[0].weight.grad.numpy().T, GRAD_RTOL, "tied maxout")
+    # a Maxout module pickles (nnext.export.Maxout resolves by name)
+    import pickle
+    again = pickle.loads(pickle.dumps(module))
+    assert_close(torch_output(again, X[:, :1].repeat(4, axis=1), "float64"),
+                 net.predict(X[:, :1].repeat(4, axis=1)), 1e-12)
+
+
 BAD_MODULES = [
     ("conv", lambda: nn.Sequential(nn.Linear(4, 4), nn.Conv2d(1, 1, 3)), 1, "Conv2d"),
-    ("leaky 0.2", lambda: nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.2), nn.Linear(4, 2)), 1, "0.01"),
-    ("elu alpha 2", lambda: nn.Sequential(nn.Linear(4, 4), nn.ELU(alpha=2.0)), 1, "alpha"),
+    ("leaky -0.2", lambda: nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.2), nn.Linear(4, 2)), 1,
+     "slope) must be a finite number in [0.0, 1.0], got -0.2"),
+    ("leaky 1.5", lambda: nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(1.5)), 1, "slope"),
+    ("elu alpha 0", lambda: nn.Sequential(nn.Linear(4, 4), nn.ELU(alpha=0.0)), 1, "alpha"),
+    ("maxout last", lambda: nn.Sequential(nn.Linear(4, 4), maxout(2)), 1, "hidden layers only"),
+    ("maxout widths", lambda: nn.Sequential(nn.Linear(4, 5), maxout(2), nn.Linear(2, 2)), 1,
+     "not a multiple"),
+    ("after maxout", lambda: nn.Sequential(nn.Linear(4, 6), maxout(3), nn.Linear(6, 2)), 2,
+     "2 outputs"),
     ("softmax dim 0", lambda: nn.Sequential(nn.Linear(4, 4), nn.Softmax(dim=0)), 1, "dim"),
     ("softmax dim None", lambda: nn.Sequential(nn.Linear(4, 4), nn.Softmax()), 1, "dim"),
     ("softmax not last", lambda: nn.Sequential(nn.Linear(4, 4), nn.Softmax(dim=1), nn.Linear(4, 2)), 1,

@@ -57,6 +57,13 @@ CASES = [
     ([4, 8, 1], ["leaky_relu", "sigmoid"], "sse", 2, "sgd", "float64"),
     ([3, 6, 2], "tanh", "mse", 8, "adam", "float32"),            # 8 lanes of float32
     ([3, 4, 4, 1], "sigmoid", "bce", 5, "sgd", "float32"),
+    # activations with parameters (issue 17): leaky_relu and elu at other
+    # parameters take the fused path; maxout is declined (the general path both times)
+    ([4, 8, 1], [("leaky_relu", 0.2), "sigmoid"], "sse", 2, "sgd", "float64"),
+    ([2, 5, 3, 2], [("elu", 0.5), ("leaky_relu", 0.3), ("elu", 2.0)], "mse", 3, "adam", "float64"),
+    ([3, 6, 2], [("elu", 2.0), ("leaky_relu", 0.0)], "mse", 8, "adam", "float32"),
+    ([3, 4, 4, 1], [("leaky_relu", 0.05), ("elu", 0.25), "sigmoid"], "bce", 5, "sgd", "float32"),
+    ([3, 4, 1], [("maxout", 2), "sigmoid"], "bce", None, "sgd", "float64"),
 ]
 
 

@@ -72,6 +72,8 @@ def make_ops(net, X, Y, folder):
     with open(broken, "wb") as f:
         f.write(blob[: len(blob) // 2])
     diverging = Network([40, 8, 3], activation="linear", seed=1)
+    # maxout: the binding's pre-activation arrays (forward, trace), its wider deltas
+    maxout = Network([40, 8, 3], activation=[("maxout", 3), ("leaky_relu", 0.2)], seed=2)
 
     def expect(exc, fn):
         def run():
@@ -99,6 +101,10 @@ def make_ops(net, X, Y, folder):
         ("fit_adam_shuffle", lambda: net.fit(X[:64], Y[:64], epochs=1, lr=1e-3, optimizer="adam",
                                              shuffle=True, seed=3, batch_size=16)),
         ("gradients", lambda: net.gradients(X, Y)),
+        ("maxout_forward", lambda: maxout.forward(X[:50])),
+        ("maxout_trace", lambda: maxout.fit(X[:50], Y[:50], epochs=2, lr=0.01, trace_every=1)),
+        ("maxout_gradients", lambda: maxout.gradients(X, Y)),
+        ("maxout_pickle", lambda: pickle.loads(pickle.dumps(maxout))),
         ("copy", lambda: net.copy()),
         ("pickle", lambda: pickle.loads(pickle.dumps(net))),
         ("weights_set", lambda: setattr(net, "weights", net.weights)),

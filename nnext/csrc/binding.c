@@ -45,6 +45,29 @@ static int add_names(PyObject *module, const char *attr, const char *(*name_of)(
     return rc;
 }
 
+/* ACTIVATION_PARAMS: per activation code, None or (name, default, low, high,
+ * low_open, integral), the core's table (nn_activation_param). */
+static int add_activation_params(PyObject *module)
+{
+    PyObject *t = PyTuple_New(NN_N_ACTIVATIONS);
+    if (!t) return -1;
+    for (int i = 0; i < NN_N_ACTIVATIONS; i++) {
+        const nn_activation_param_info *p = nn_activation_param(i);
+        PyObject *e = p ? Py_BuildValue("(sdddOO)", p->name, p->fallback, p->low, p->high,
+                                        p->low_open ? Py_True : Py_False,
+                                        p->integral ? Py_True : Py_False)
+                        : Py_NewRef(Py_None);
+        if (!e) {
+            Py_DECREF(t);
+            return -1;
+        }
+        PyTuple_SET_ITEM(t, i, e);
+    }
+    const int rc = PyModule_AddObjectRef(module, "ACTIVATION_PARAMS", t);
+    Py_DECREF(t);
+    return rc;
+}
+
 static int module_exec(PyObject *module)
 {
     import_array1(-1);
@@ -59,6 +82,7 @@ static int module_exec(PyObject *module)
         PyModule_AddIntConstant(module, "MAX_WIDTH", (long)NN_MAX_WIDTH) < 0 ||
         PyModule_AddIntConstant(module, "MAX_THREADS", NN_MAX_THREADS) < 0 ||
         add_names(module, "ACTIVATIONS", nn_activation_name, NN_N_ACTIVATIONS) < 0 ||
+        add_activation_params(module) < 0 ||
         add_names(module, "LOSSES", nn_loss_name, NN_N_LOSSES) < 0 ||
         add_names(module, "OPTIMIZERS", nn_optimizer_name, NN_N_OPTIMIZERS) < 0 ||
         add_names(module, "INITS", nn_init_name, NN_N_INITS) < 0)

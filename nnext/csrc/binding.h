@@ -42,6 +42,7 @@ typedef struct {
     nn_net net;
     int64_t sizes[NN_MAX_LAYERS + 1];
     int activations[NN_MAX_LAYERS];
+    double act_params[NN_MAX_LAYERS]; /* each layer's activation parameter (net.act_params) */
     int typenum;               /* NPY_DOUBLE or NPY_FLOAT                         */
     const nn_ops *ops;         /* the core's functions for that type              */
     int64_t n_params;

@@ -225,9 +225,10 @@ PyObject *engine_set_busy(EngineObject *self, PyObject *flag)
     Py_RETURN_NONE;
 }
 
-/* A list of L + 1 new (n, sizes[l]) arrays; data pointers into ptrs.  Entry 0 is
- * left as None (with a NULL pointer) when skip_first. */
-PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, void **ptrs)
+/* A list of L + 1 new 2-D arrays, entry l (n, sizes[l]) or, with cols, (n,
+ * cols_{l-1}) (the width of layer l-1's pre-activation); data pointers into
+ * ptrs.  Entry 0 is left as None (with a NULL pointer) when skip_first. */
+PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, int cols, void **ptrs)
 {
     const int L = self->net.n_layers;
     PyObject *list = PyList_New(L + 1);
@@ -239,7 +240,7 @@ PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, void 
             ptrs[0] = NULL;
             continue;
         }
-        npy_intp dims[2] = {n, self->sizes[l]};
+        npy_intp dims[2] = {n, cols && l ? nn_layer_cols(&self->net, l - 1) : self->sizes[l]};
         PyObject *a = PyArray_SimpleNew(2, dims, self->typenum);
         if (!a) {
             Py_DECREF(list);
@@ -251,6 +252,34 @@ PyObject *new_layer_arrays(EngineObject *self, npy_intp n, int skip_first, void 
     return list;
 }
 
+/* The maxout layers' pre-activations for n rows: a list holding (n, cols_{l-1})
+ * arrays at the maxout layers l (None elsewhere), data pointers into ptrs
+ * (NULL elsewhere); None for a network without maxout (ptrs all NULL). */
+static PyObject *new_pre_arrays(EngineObject *self, npy_intp n, void **ptrs)
+{
+    const int L = self->net.n_layers;
+    for (int l = 0; l <= L; l++) ptrs[l] = NULL;
+    if (!nn_has_maxout(&self->net)) return Py_NewRef(Py_None);
+    PyObject *list = PyList_New(L + 1);
+    if (!list) return NULL;
+    for (int l = 0; l <= L; l++) {
+        PyObject *a = Py_None;
+        if (l > 0 && self->net.activations[l - 1] == NN_MAXOUT) {
+            npy_intp dims[2] = {n, nn_layer_cols(&self->net, l - 1)};
+            a = PyArray_SimpleNew(2, dims, self->typenum);
+            if (!a) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            ptrs[l] = PyArray_DATA((PyArrayObject *)a);
+        } else {
+            Py_INCREF(a);
+        }
+        PyList_SET_ITEM(list, l, a);
+    }
+    return list;
+}
+
 /* forward(X) -> [l0, l1, ..., lL], each 2-D (n, sizes[l]); l0 a copy of X. */
 PyObject *engine_forward(EngineObject *self, PyObject *X_obj)
 {
@@ -258,18 +287,22 @@ PyObject *engine_forward(EngineObject *self, PyObject *X_obj)
     PyArrayObject *X = to_matrix(self, X_obj, self->sizes[0], "X", 1, NULL);
     if (!X) return NULL;
     const npy_intp n = PyArray_DIM(X, 0);
-    void *acts[NN_MAX_LAYERS + 1];
-    PyObject *list = new_layer_arrays(self, n, 0, acts);
+    void *acts[NN_MAX_LAYERS + 1], *pre[NN_MAX_LAYERS + 1];
+    PyObject *list = new_layer_arrays(self, n, 0, 0, acts);
+    PyObject *pre_list = list ? new_pre_arrays(self, n, pre) : NULL;
     core_call call;
-    if (!list || core_begin(self, work_of(self, n), &call) < 0) {
+    if (!pre_list || core_begin(self, work_of(self, n), &call) < 0) {
         Py_DECREF(X);
         Py_XDECREF(list);
+        Py_XDECREF(pre_list);
         return NULL;
     }
     memcpy(acts[0], PyArray_DATA(X), (size_t)PyArray_NBYTES(X));
-    self->ops->forward(&self->net, params_data(self), acts, n);
+    self->ops->forward(&self->net, params_data(self), acts, pre, n);
+    const int failed = core_end(self, &call) < 0; /* (the GIL is held again) */
     Py_DECREF(X);
-    if (core_end(self, &call) < 0) Py_CLEAR(list);
+    Py_DECREF(pre_list);
+    if (failed) Py_CLEAR(list);
     return list;
 }
 
@@ -331,8 +364,9 @@ PyObject *engine_gradients(EngineObject *self, PyObject *args)
 }
 
 /* trace(data, loss_code) -> (acts, errors, deltas, grads): one forward and backward
- * pass over all rows.  acts[l] (n, sizes[l]) for l = 0..L; errors[l] = dL/da_l and
- * deltas[l] = dL/dz_l for l = 1..L (entry 0 is None); grads (n_params,). */
+ * pass over all rows.  acts[l] (n, sizes[l]) for l = 0..L; errors[l] = dL/da_l
+ * (n, sizes[l]) and deltas[l] = dL/dz_{l-1} (n, cols_{l-1}: wider than sizes[l]
+ * for a maxout layer) for l = 1..L (entry 0 is None); grads (n_params,). */
 PyObject *engine_trace(EngineObject *self, PyObject *args)
 {
     int loss;
@@ -340,20 +374,22 @@ PyObject *engine_trace(EngineObject *self, PyObject *args)
     if (!d) return NULL;
     const npy_intp n = PyArray_DIM(d->X, 0);
     void *acts[NN_MAX_LAYERS + 1], *errors[NN_MAX_LAYERS + 1], *deltas[NN_MAX_LAYERS + 1];
-    PyObject *result = NULL, *grads = NULL;
-    PyObject *acts_list = new_layer_arrays(self, n, 0, acts);
-    PyObject *errors_list = acts_list ? new_layer_arrays(self, n, 1, errors) : NULL;
-    PyObject *deltas_list = errors_list ? new_layer_arrays(self, n, 1, deltas) : NULL;
-    if (deltas_list) {
+    void *pre[NN_MAX_LAYERS + 1];
+    PyObject *result = NULL, *grads = NULL, *pre_list = NULL;
+    PyObject *acts_list = new_layer_arrays(self, n, 0, 0, acts);
+    PyObject *errors_list = acts_list ? new_layer_arrays(self, n, 1, 0, errors) : NULL;
+    PyObject *deltas_list = errors_list ? new_layer_arrays(self, n, 1, 1, deltas) : NULL;
+    if (deltas_list) pre_list = new_pre_arrays(self, n, pre);
+    if (pre_list) {
         npy_intp size = self->n_params;
         grads = PyArray_SimpleNew(1, &size, self->typenum);
     }
     core_call call;
     if (!grads || core_begin(self, 3 * work_of(self, n), &call) < 0) goto done;
     memcpy(acts[0], PyArray_DATA(d->X), (size_t)PyArray_NBYTES(d->X));
-    self->ops->forward(&self->net, params_data(self), acts, n);
+    self->ops->forward(&self->net, params_data(self), acts, pre, n);
     self->ops->backward(&self->net, params_data(self), (const void *const *)acts,
-                        PyArray_DATA(d->Y), n, loss, errors, deltas,
+                        (const void *const *)pre, PyArray_DATA(d->Y), n, loss, errors, deltas,
                         PyArray_DATA((PyArrayObject *)grads));
     if (core_end(self, &call) < 0) goto done;
     result = PyTuple_Pack(4, acts_list, errors_list, deltas_list, grads);
@@ -361,6 +397,7 @@ done:
     Py_XDECREF(acts_list);
     Py_XDECREF(errors_list);
     Py_XDECREF(deltas_list);
+    Py_XDECREF(pre_list);
     Py_XDECREF(grads);
     return result;
 }

@@ -4,16 +4,17 @@
 
 /* ------------------------------------------------------------ engine: type */
 
-/* Engine(sizes, activations, bias, dtype): a network's shape and its own
- * parameter block (zeros), bound to the core. */
+/* Engine(sizes, activations, bias, dtype, params=None): a network's shape and
+ * its own parameter block (zeros), bound to the core; params: one activation
+ * parameter per layer (a float, or None for the activation's default). */
 static int engine_init(EngineObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"sizes", "activations", "bias", "dtype", NULL};
-    PyObject *sizes, *acts;
+    static char *kwlist[] = {"sizes", "activations", "bias", "dtype", "params", NULL};
+    PyObject *sizes, *acts, *act_params = Py_None;
     int bias;
     PyArray_Descr *dtype = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOpO&", kwlist, &sizes, &acts, &bias,
-                                     PyArray_DescrConverter, &dtype))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOpO&|O", kwlist, &sizes, &acts, &bias,
+                                     PyArray_DescrConverter, &dtype, &act_params))
         return -1;
     const int typenum = dtype->type_num;
     Py_DECREF(dtype);
@@ -56,14 +57,55 @@ static int engine_init(EngineObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         self->activations[i] = (int)v;
+        const nn_activation_param_info *info = nn_activation_param((int)v);
+        self->act_params[i] = info ? info->fallback : 0.0;
+    }
+    if (act_params != Py_None) {
+        const Py_ssize_t np_ = PySequence_Size(act_params);
+        if (np_ < 0) return -1;
+        if (np_ != na) {
+            PyErr_Format(PyExc_ValueError, "params needs one entry per layer (%zd), got %zd", na,
+                         np_);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < na; i++) {
+            PyObject *o = PySequence_GetItem(act_params, i);
+            if (!o) return -1;
+            if (o != Py_None) {
+                const double v = PyFloat_AsDouble(o);
+                if (v == -1.0 && PyErr_Occurred()) {
+                    Py_DECREF(o);
+                    return -1;
+                }
+                if (!nn_activation_param(self->activations[i])) {
+                    PyErr_Format(PyExc_ValueError, "params[%zd]: activation '%s' takes no "
+                                 "parameter, got %R", i,
+                                 nn_activation_name(self->activations[i]), o);
+                    Py_DECREF(o);
+                    return -1;
+                }
+                if (!nn_activation_param_ok(self->activations[i], v)) {
+                    PyErr_Format(PyExc_ValueError, "params[%zd]: %R is not a valid parameter "
+                                 "of activation '%s'", i, o,
+                                 nn_activation_name(self->activations[i]));
+                    Py_DECREF(o);
+                    return -1;
+                }
+                self->act_params[i] = v;
+            }
+            Py_DECREF(o);
+        }
     }
     self->net.n_layers = (int)(n - 1);
     self->net.sizes = self->sizes;
     self->net.activations = self->activations;
     self->net.has_bias = bias;
+    self->net.act_params = self->act_params;
     if (!nn_net_valid(&self->net)) {
         PyErr_Format(PyExc_ValueError, "not a network the core can hold: softmax before the "
-                     "last layer, or more than %lld parameters", (long long)NN_MAX_PARAMS);
+                     "last layer, maxout as the last layer, a layer wider than %lld columns, "
+                     "or more than %lld parameters", (long long)NN_MAX_WIDTH,
+                     (long long)NN_MAX_PARAMS);
         return -1;
     }
     self->n_params = nn_param_count(&self->net);
@@ -181,7 +223,7 @@ static PyGetSetDef engine_getset[] = {
 };
 
 static PyType_Slot engine_slots[] = {
-    {Py_tp_doc, "Engine(sizes, activations, bias, dtype): the C core bound to one "
+    {Py_tp_doc, "Engine(sizes, activations, bias, dtype, params=None): the C core bound to one "
                 "network's parameter block.  Internal; use nnext.Network."},
     {Py_tp_init, engine_init},
     {Py_tp_dealloc, engine_dealloc},

@@ -8,7 +8,7 @@
 /* ----------------------------------------------------------------- names */
 
 static const char *const activation_names[NN_N_ACTIVATIONS] = {
-    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear", "softmax"};
+    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear", "softmax", "maxout"};
 static const char *const loss_names[NN_N_LOSSES] = {"mse", "sse", "bce", "cross_entropy"};
 static const char *const optimizer_names[NN_N_OPTIMIZERS] = {"sgd", "adam"};
 
@@ -22,6 +22,53 @@ const char *nn_loss_name(int code) { return code >= 0 && code < NN_N_LOSSES ? lo
 const char *nn_optimizer_name(int code)
 {
     return code >= 0 && code < NN_N_OPTIMIZERS ? optimizer_names[code] : NULL;
+}
+
+/* The activations' parameters (nnext_core.h), by code; a name of NULL: none. */
+static const nn_activation_param_info activation_params[NN_N_ACTIVATIONS] = {
+    [NN_LEAKY_RELU] = {"slope", 0.01, 0.0, 1.0, 0, 0},
+    [NN_ELU] = {"alpha", 1.0, 0.0, INFINITY, 1, 0},
+    [NN_MAXOUT] = {"pieces", 2.0, 1.0, (double)NN_MAX_WIDTH, 0, 1},
+};
+
+const nn_activation_param_info *nn_activation_param(int code)
+{
+    if (code < 0 || code >= NN_N_ACTIVATIONS || !activation_params[code].name) return NULL;
+    return &activation_params[code];
+}
+
+int nn_activation_param_ok(int code, double value)
+{
+    const nn_activation_param_info *p = nn_activation_param(code);
+    if (!p) return 1; /* ignored */
+    if (!isfinite(value) || value > p->high || value < p->low) return 0;
+    if (p->low_open && value == p->low) return 0;
+    if (p->integral && value != floor(value)) return 0;
+    return 1;
+}
+
+double nn_layer_param(const nn_net *net, int layer)
+{
+    const nn_activation_param_info *p = nn_activation_param(net->activations[layer]);
+    if (!p) return NAN;
+    return net->act_params ? net->act_params[layer] : p->fallback;
+}
+
+int64_t nn_layer_pieces(const nn_net *net, int layer)
+{
+    return net->activations[layer] == NN_MAXOUT ? (int64_t)nn_layer_param(net, layer) : 1;
+}
+
+int64_t nn_layer_cols(const nn_net *net, int layer)
+{
+    return net->sizes[layer + 1] * nn_layer_pieces(net, layer);
+}
+
+int nn_has_maxout(const nn_net *net)
+{
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->activations[l] == NN_MAXOUT) return 1;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -47,12 +94,18 @@ int nn_net_valid(const nn_net *net)
         const int a = net->activations[l];
         if (a < 0 || a >= NN_N_ACTIVATIONS) return 0;
         if (a == NN_SOFTMAX && l != net->n_layers - 1) return 0;
+        if (a == NN_MAXOUT && l == net->n_layers - 1) return 0;
+        if (net->act_params && !nn_activation_param_ok(a, net->act_params[l])) return 0;
+        int64_t cols; /* sizes[l+1] * pieces, checked */
+        if (nn_mul_add(&cols, net->sizes[l + 1], nn_layer_pieces(net, l), 0) ||
+            cols > NN_MAX_WIDTH)
+            return 0;
     }
     /* the parameter count, and each layer's, must fit (with room for the
      * optimizer's state: NN_MAX_PARAMS) */
     int64_t total = 0;
     for (int l = 0; l < net->n_layers; l++) {
-        const int64_t n_out = net->sizes[l + 1];
+        const int64_t n_out = nn_layer_cols(net, l);
         if (nn_mul_add(&total, net->sizes[l], n_out, total) ||
             nn_mul_add(&total, net->has_bias ? 1 : 0, n_out, total) || total > NN_MAX_PARAMS)
             return 0;
@@ -62,7 +115,8 @@ int nn_net_valid(const nn_net *net)
 
 static int64_t layer_params(const nn_net *net, int l)
 {
-    return net->sizes[l] * net->sizes[l + 1] + (net->has_bias ? net->sizes[l + 1] : 0);
+    const int64_t cols = nn_layer_cols(net, l);
+    return net->sizes[l] * cols + (net->has_bias ? cols : 0);
 }
 
 int64_t nn_param_count(const nn_net *net)
@@ -82,13 +136,17 @@ int64_t nn_weight_offset(const nn_net *net, int layer)
 int64_t nn_bias_offset(const nn_net *net, int layer)
 {
     if (!net->has_bias) return -1;
-    return nn_weight_offset(net, layer) + net->sizes[layer] * net->sizes[layer + 1];
+    return nn_weight_offset(net, layer) + net->sizes[layer] * nn_layer_cols(net, layer);
 }
 
 int64_t nn_max_width(const nn_net *net)
 {
     int64_t w = 0;
     for (int l = 0; l <= net->n_layers; l++) w = net->sizes[l] > w ? net->sizes[l] : w;
+    for (int l = 0; l < net->n_layers; l++) {
+        const int64_t cols = nn_layer_cols(net, l);
+        w = cols > w ? cols : w;
+    }
     return w;
 }
 
@@ -121,6 +179,12 @@ nn_workspace *nn_ws_new(const nn_net *net, int64_t max_batch, size_t elem, int64
         int64_t n;
         if (nn_mul_add(&n, max_batch, net->sizes[l], 0) || add_bytes(&total, n, elem)) return NULL;
     }
+    for (int l = 0; l < L; l++) { /* a maxout layer's pre-activation (max_batch, cols) */
+        int64_t n;
+        if (net->activations[l] == NN_MAXOUT &&
+            (nn_mul_add(&n, max_batch, nn_layer_cols(net, l), 0) || add_bytes(&total, n, elem)))
+            return NULL;
+    }
     int64_t z_elems;
     if (nn_mul_add(&z_elems, max_batch, net->sizes[L], 0) || add_bytes(&total, z_elems, elem) ||
         add_bytes(&total, wide_elems, elem) || add_bytes(&total, wide_elems, elem) ||
@@ -139,6 +203,12 @@ nn_workspace *nn_ws_new(const nn_net *net, int64_t max_batch, size_t elem, int64
     for (int l = 0; l <= L; l++) {
         ws->acts[l] = p;
         p += round_up((size_t)(max_batch * net->sizes[l]) * elem);
+    }
+    for (int l = 0; l < L; l++) {
+        ws->pre[l + 1] = NULL;
+        if (net->activations[l] != NN_MAXOUT) continue;
+        ws->pre[l + 1] = p;
+        p += round_up((size_t)(max_batch * nn_layer_cols(net, l)) * elem);
     }
     ws->z = p;
     p += round_up((size_t)z_elems * elem);

@@ -5,8 +5,13 @@
  * A network of L weight layers maps widths sizes[0] -> sizes[1] -> ... -> sizes[L].
  * Layer l (0-based) computes, for a batch of B rows stored row-major:
  *
- *     z_l   = a_l @ W_l + b_l          a_l: (B, sizes[l])   W_l: (sizes[l], sizes[l+1])
- *     a_l+1 = act_l(z_l)               b_l: (sizes[l+1],)   a_0 is the input X
+ *     z_l   = a_l @ W_l + b_l          a_l: (B, sizes[l])   W_l: (sizes[l], cols_l)
+ *     a_l+1 = act_l(z_l)               b_l: (cols_l,)       a_0 is the input X
+ *
+ * where cols_l = sizes[l+1], except for a maxout layer of k pieces, whose
+ * cols_l = sizes[l+1] * k pre-activations give its sizes[l+1] units
+ * (nn_layer_cols).  Some activations take one parameter per layer (the
+ * leaky ReLU's slope, the ELU's alpha, maxout's k: nn_activation_param).
  *
  * All parameters live in one contiguous block, layer by layer: W_0, b_0, W_1, b_1, ...
  * (no b_l when the network has no biases).  Gradients use the same layout, so
@@ -31,10 +36,12 @@ typedef enum {
     NN_SIGMOID = 0,
     NN_TANH = 1,
     NN_RELU = 2,
-    NN_LEAKY_RELU = 3, /* max(0.01 x, x) */
-    NN_ELU = 4,        /* x > 0 ? x : exp(x) - 1 */
+    NN_LEAKY_RELU = 3, /* x > 0 ? x : slope x   (slope 0.01 by default) */
+    NN_ELU = 4,        /* x > 0 ? x : alpha (exp(x) - 1)   (alpha 1 by default) */
     NN_LINEAR = 5,
     NN_SOFTMAX = 6,    /* row-wise; output layer only */
+    NN_MAXOUT = 7,     /* unit j: max of z[j*k .. j*k+k-1] (the first on ties);
+                          hidden layers only */
     NN_N_ACTIVATIONS
 } nn_activation;
 
@@ -71,24 +78,56 @@ const char *nn_activation_name(int code);
 const char *nn_loss_name(int code);
 const char *nn_optimizer_name(int code);
 
+/* An activation's parameter: its name, default and range, the one table the
+ * Python layer reads them from.  leaky_relu: "slope" in [0, 1], default 0.01;
+ * elu: "alpha" > 0 (finite), default 1; maxout: "pieces" k, a whole number in
+ * [1, NN_MAX_WIDTH], default 2.  (The slope and alpha are kept where the
+ * backward pass, written from the layer's output, stays exact: an output
+ * a > 0 exactly where z > 0.) */
+typedef struct {
+    const char *name;
+    double fallback;  /* the default                      */
+    double low, high; /* the range: [low, high]            */
+    int low_open;     /* 1: low itself is excluded         */
+    int integral;     /* 1: a whole number                 */
+} nn_activation_param_info;
+
+/* NULL for an activation that takes no parameter (or an unknown code). */
+const nn_activation_param_info *nn_activation_param(int code);
+/* 1 when value is a valid parameter of the activation (finite, in range). */
+int nn_activation_param_ok(int code, double value);
+
 /* The shape of a network; the parameters are a separate flat block. */
 typedef struct {
     int n_layers;             /* L >= 1 weight layers                      */
     const int64_t *sizes;     /* L + 1 widths, each >= 1                    */
     const int *activations;   /* L nn_activation codes                      */
     int has_bias;             /* 0: Trask's bias-free layers               */
+    const double *act_params; /* L activation parameters (ignored for the
+                                 activations without one), or NULL: every
+                                 layer at its activation's default         */
 } nn_net;
 
 /* 1 when the network is one the core can run: 1..NN_MAX_LAYERS layers, widths
- * 1..NN_MAX_WIDTH, known activations (softmax last only), at most
- * NN_MAX_PARAMS parameters.  Every function below takes valid networks only. */
+ * and layer columns 1..NN_MAX_WIDTH, known activations (softmax last only,
+ * maxout not last) with valid parameters, at most NN_MAX_PARAMS parameters.
+ * Every function below takes valid networks only. */
 int nn_net_valid(const nn_net *net);
+
+/* Layer l's activation parameter (act_params[l] or the default; NAN for an
+ * activation without one), its maxout pieces (1 for other activations), and
+ * its columns cols_l = sizes[l+1] * pieces: W_l is (sizes[l], cols_l). */
+double nn_layer_param(const nn_net *net, int layer);
+int64_t nn_layer_pieces(const nn_net *net, int layer);
+int64_t nn_layer_cols(const nn_net *net, int layer);
+/* 1 when some layer is maxout (nn_forward and nn_backward then need pre). */
+int nn_has_maxout(const nn_net *net);
 
 /* Number of parameters in the flat block, and where layer l's W_l / b_l start. */
 int64_t nn_param_count(const nn_net *net);
 int64_t nn_weight_offset(const nn_net *net, int layer);
 int64_t nn_bias_offset(const nn_net *net, int layer); /* -1 without biases */
-int64_t nn_max_width(const nn_net *net);
+int64_t nn_max_width(const nn_net *net); /* the largest of the sizes and the cols */
 
 /* Called from long loops about every 50 ms; a non-zero return stops the loop
  * (NN_ERR_INTERRUPTED).  The binding uses it to check for Ctrl-C. */
@@ -159,7 +198,7 @@ int nn_get_num_threads(void);
 
 /* nn_train runs tiny networks (Trask's 3-4-1, Zhou's 2-2-1: batches of at
  * most 4 rows in double, 8 in float, layers whose products the general path
- * computes with its small loops, no softmax) on a fused path: a whole step in
+ * computes with its small loops, no softmax or maxout) on a fused path: a whole step in
  * one function, with each neuron's values over the batch in one vector.  It
  * computes the same sums in the same order as the general path, so the same
  * results to the bit; bench/trask_step.c measures both.  It is on by default;
@@ -182,6 +221,7 @@ double nn_mt19937_double(nn_mt19937 *state); /* random_sample(): [0, 1) */
 double nn_mt19937_gauss(nn_mt19937 *state);  /* standard_normal() */
 /* Weight initialisations, by name for Python (nn_init_name): "uniform" 2u - 1
  * (Trask), "normal" N(0, 1) (Zhou), "xavier" (2u - 1) sqrt(6 / (n_in + n_out)),
+ * n_out the layer's columns (nn_layer_cols),
  * "he" N(0, 1) sqrt(2 / n_in). */
 enum { NN_INIT_UNIFORM = 0, NN_INIT_NORMAL, NN_INIT_XAVIER, NN_INIT_HE, NN_N_INITS };
 const char *nn_init_name(int code);
@@ -201,9 +241,14 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
     /* Layer functions (shapes in the comments of nnext_core_impl.h). */                \
     void nn_dense_forward_##S(T *out, const T *in, const T *weights, const T *biases,   \
                               int64_t batch, int64_t n_in, int64_t n_out);              \
-    void nn_activation_forward_##S(int activation, T *a, int64_t batch, int64_t width); \
-    void nn_activation_backward_##S(int activation, T *delta, const T *a,                \
+    /* param: the activation's parameter (nn_layer_param; ignored without one). */      \
+    void nn_activation_forward_##S(int activation, double param, T *a, int64_t batch,   \
+                                   int64_t width);                                      \
+    void nn_activation_backward_##S(int activation, double param, T *delta, const T *a,  \
                                     int64_t batch, int64_t width);                      \
+    void nn_maxout_forward_##S(T *a, const T *z, int64_t batch, int64_t m, int64_t k);   \
+    void nn_maxout_backward_##S(T *dz, const T *da, const T *z, int64_t batch, int64_t m, \
+                                int64_t k);                                             \
     void nn_dense_backward_##S(T *d_weights, T *d_biases, T *d_in, const T *delta,      \
                                const T *in, const T *weights, int64_t batch,            \
                                int64_t n_in, int64_t n_out);                            \
@@ -211,12 +256,15 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
                               int64_t k);                                               \
     double nn_loss_forward_##S(int loss, const T *p, const T *y, int64_t batch,          \
                                int64_t k);                                              \
-    void nn_loss_backward_##S(int loss, int activation, T *delta, const T *p,            \
-                              const T *y, int64_t batch, int64_t k);                    \
+    void nn_loss_backward_##S(int loss, int activation, double param, T *delta,          \
+                              const T *p, const T *y, int64_t batch, int64_t k);        \
     /* Whole-network passes. */                                                         \
     nn_workspace *nn_workspace_new_##S(const nn_net *net, int64_t max_batch);           \
-    /* acts[0] = X (n, sizes[0]); acts[l] (n, sizes[l]) for l = 1..L are written. */    \
-    void nn_forward_##S(const nn_net *net, const T *params, T *const *acts, int64_t n); \
+    /* acts[0] = X (n, sizes[0]); acts[l] (n, sizes[l]) for l = 1..L are written, and   \
+     * pre[l] (n, cols_{l-1}), the pre-activation z_{l-1}, for each maxout layer l-1    \
+     * (pre[l] unused, may be NULL, for the others; pre may be NULL without maxout). */ \
+    void nn_forward_##S(const nn_net *net, const T *params, T *const *acts,             \
+                        T *const *pre, int64_t n);                                      \
     /* Output only, in chunks through the workspace: out (n, sizes[L]). */              \
     void nn_predict_##S(const nn_net *net, const T *params, nn_workspace *ws,           \
                         const T *X, int64_t n, T *out);                                 \
@@ -224,13 +272,13 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
      * same value as over one batch of n rows, up to rounding). */                   \
     double nn_loss_value_##S(const nn_net *net, const T *params, nn_workspace *ws,      \
                              int loss, const T *X, const T *Y, int64_t n);              \
-    /* Backpropagation after nn_forward: given acts[0..L] (n rows) and targets Y,      \
-     * writes deltas[l] = dL/dz_l (n, sizes[l]) for l = 1..L and grads (param layout);  \
-     * errors, when not NULL, receives errors[l] = dL/da_l (n, sizes[l]), l = 1..L.     \
-     * deltas[l] may share memory with deltas[l+2]. */                                  \
+    /* Backpropagation after nn_forward: given acts[0..L] and pre (n rows) and targets \
+     * Y, writes deltas[l] = dL/dz_{l-1} (n, cols_{l-1}) for l = 1..L and grads (param  \
+     * layout); errors, when not NULL, receives errors[l] = dL/da_l (n, sizes[l]),      \
+     * l = 1..L.  deltas[l] may share memory with deltas[l+2]. */                       \
     void nn_backward_##S(const nn_net *net, const T *params, const T *const *acts,      \
-                         const T *Y, int64_t n, int loss, T *const *errors,             \
-                         T *const *deltas, T *grads);                                   \
+                         const T *const *pre, const T *Y, int64_t n, int loss,          \
+                         T *const *errors, T *const *deltas, T *grads);                 \
     /* Loss and its gradient (same layout as params) over one batch of n rows;         \
      * ws must have max_batch >= n.  Returns the loss. */                                \
     double nn_gradients_##S(const nn_net *net, const T *params, nn_workspace *ws,       \
@@ -258,14 +306,15 @@ NN_DECLARE(float, f32)
 typedef struct {
     size_t elem_size; /* sizeof(double) or sizeof(float) */
     nn_workspace *(*workspace_new)(const nn_net *net, int64_t max_batch);
-    void (*forward)(const nn_net *net, const void *params, void *const *acts, int64_t n);
+    void (*forward)(const nn_net *net, const void *params, void *const *acts, void *const *pre,
+                    int64_t n);
     void (*predict)(const nn_net *net, const void *params, nn_workspace *ws, const void *X,
                     int64_t n, void *out);
     double (*loss_value)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
                          const void *X, const void *Y, int64_t n);
     void (*backward)(const nn_net *net, const void *params, const void *const *acts,
-                     const void *Y, int64_t n, int loss, void *const *errors,
-                     void *const *deltas, void *grads);
+                     const void *const *pre, const void *Y, int64_t n, int loss,
+                     void *const *errors, void *const *deltas, void *grads);
     double (*gradients)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
                         const void *X, const void *Y, int64_t n, void *grads);
     nn_status (*train)(const nn_net *net, void *params, void *opt_state, const void *X,

@@ -24,7 +24,9 @@
 struct nn_workspace {
     int64_t max_batch;
     void *acts[NN_MAX_LAYERS + 1]; /* acts[l]: (max_batch, sizes[l]); acts[0] gathers X */
-    void *delta[2];                /* (max_batch, max width) each                       */
+    void *pre[NN_MAX_LAYERS + 1];  /* pre[l]: (max_batch, cols_{l-1}) for a maxout layer
+                                      l-1 (its pre-activation), else NULL             */
+    void *delta[2];                /* (max_batch, max width) each (nn_max_width)         */
     void *grads;                   /* (param count,)                                    */
     void *z;                       /* (max_batch, sizes[L]) the output's pre-activation */
     void *extra;                   /* caller-defined, extra_elems elements              */

@@ -15,15 +15,15 @@
 #undef NN_ISA_TEMPLATE
 
 /* ... and the entry points that pick the variant for this machine. */
-void FN(nn_activation_forward)(int activation, T *a, int64_t batch, int64_t width)
+void FN(nn_activation_forward)(int activation, double param, T *a, int64_t batch, int64_t width)
 {
-    NN_ISA_PICK(activation_forward)(activation, a, batch, width);
+    NN_ISA_PICK(activation_forward)(activation, (T)param, a, batch, width);
 }
 
-void FN(nn_activation_backward)(int activation, T *delta, const T *a, int64_t batch,
-                                int64_t width)
+void FN(nn_activation_backward)(int activation, double param, T *delta, const T *a,
+                                int64_t batch, int64_t width)
 {
-    NN_ISA_PICK(activation_backward)(activation, delta, a, batch, width);
+    NN_ISA_PICK(activation_backward)(activation, (T)param, delta, a, batch, width);
 }
 
 void FN(nn_loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t batch, int64_t k)
@@ -31,10 +31,10 @@ void FN(nn_loss_gradient)(int loss, T *error, const T *p, const T *y, int64_t ba
     NN_ISA_PICK(loss_gradient)(loss, error, p, y, batch, k);
 }
 
-void FN(nn_loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
-                          int64_t batch, int64_t k)
+void FN(nn_loss_backward)(int loss, int activation, double param, T *delta, const T *p,
+                          const T *y, int64_t batch, int64_t k)
 {
-    NN_ISA_PICK(loss_backward)(loss, activation, delta, p, y, batch, k);
+    NN_ISA_PICK(loss_backward)(loss, activation, (T)param, delta, p, y, batch, k);
 }
 
 static void FN(apply_update)(T *params, const T *grads, T *opt_state, int64_t P,
@@ -53,9 +53,10 @@ static nn_status FN(train_fused)(const nn_net *net, T *params, T *opt_state, con
 }
 
 /* The untyped table (nnext_core.h): each entry calls its typed function. */
-static void FN(forward_any)(const nn_net *net, const void *params, void *const *acts, int64_t n)
+static void FN(forward_any)(const nn_net *net, const void *params, void *const *acts,
+                            void *const *pre, int64_t n)
 {
-    FN(nn_forward)(net, params, (T *const *)acts, n);
+    FN(nn_forward)(net, params, (T *const *)acts, (T *const *)pre, n);
 }
 
 static void FN(predict_any)(const nn_net *net, const void *params, nn_workspace *ws,
@@ -71,11 +72,11 @@ static double FN(loss_value_any)(const nn_net *net, const void *params, nn_works
 }
 
 static void FN(backward_any)(const nn_net *net, const void *params, const void *const *acts,
-                             const void *Y, int64_t n, int loss, void *const *errors,
-                             void *const *deltas, void *grads)
+                             const void *const *pre, const void *Y, int64_t n, int loss,
+                             void *const *errors, void *const *deltas, void *grads)
 {
-    FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, (T *const *)errors,
-                    (T *const *)deltas, grads);
+    FN(nn_backward)(net, params, (const T *const *)acts, (const T *const *)pre, Y, n, loss,
+                    (T *const *)errors, (T *const *)deltas, grads);
 }
 
 static double FN(gradients_any)(const nn_net *net, const void *params, nn_workspace *ws,

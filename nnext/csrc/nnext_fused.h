@@ -65,6 +65,7 @@ NN_INLINE void FN(to_lanes)(T *cols, const T *rows, int64_t b, int64_t width)
 typedef struct {
     int64_t n_in, n_out, w, b; /* widths; offsets of W_l and b_l in params (b: -1) */
     int activation;
+    T param;                   /* the activation's parameter (nn_layer_param) */
 } FN(fused_layer);
 
 /* params[i] updated from its gradient g by the rule, of the constant kind. */
@@ -102,11 +103,12 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
             out[j] = acc;
         }
         if (zT && l == L - 1) memcpy(zT, out, (size_t)n_out * sizeof(V));
-        FN(act_forward)(ly->activation, aT[l + 1], 1, n_out * NN_LANES);
+        FN(act_forward)(ly->activation, ly->param, aT[l + 1], 1, n_out * NN_LANES);
     }
     const double value = zT ? FN(loss_forward)(cfg->loss, aT[L], zT, yT, b, k, 1, NN_LANES)
                             : FN(loss_forward)(cfg->loss, aT[L], NULL, yT, b, k, 1, NN_LANES);
-    FN(loss_backward)(cfg->loss, layers[L - 1].activation, dT[L], aT[L], yT, k * NN_LANES, b, k);
+    FN(loss_backward)(cfg->loss, layers[L - 1].activation, layers[L - 1].param, dT[L], aT[L], yT,
+                      k * NN_LANES, b, k);
     const FN(rule) rule = FN(rule_start)(cfg);
     for (int l = L - 1; l >= 0; l--) {
         const FN(fused_layer) *ly = layers + l;
@@ -120,7 +122,8 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
                 for (int64_t j = 0; j < n_out; j++) acc += delta[j] * NN_SPLAT(W[i * n_out + j]);
                 d_in[i] = acc;
             }
-            FN(act_backward)(layers[l - 1].activation, dT[l], aT[l], 1, n_in * NN_LANES);
+            FN(act_backward)(layers[l - 1].activation, layers[l - 1].param, dT[l], aT[l], 1,
+                             n_in * NN_LANES);
         }
         /* dW[i, j] = sum over rows q of in[i][q] delta[j][q], in the order of q */
         int64_t j = 0;
@@ -167,13 +170,14 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
 
 /* Whether the fused path gives the general path's bits for batches of at most
  * B rows: every product one the general path runs with its small loops
- * (nnext_gemm_small.h), no softmax (row-wise, not elementwise). */
+ * (nnext_gemm_small.h), no softmax (row-wise, not elementwise), no maxout
+ * (declined: its pre-activation is wider than its output). */
 static int FN(fused_ok)(const nn_net *net, int64_t B)
 {
     if (B > NN_LANES || !nn_get_fused_path()) return 0;
     for (int l = 0; l < net->n_layers; l++) {
         const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        if (net->activations[l] == NN_SOFTMAX) return 0;
+        if (net->activations[l] == NN_SOFTMAX || net->activations[l] == NN_MAXOUT) return 0;
         if (!FN(nn_is_small)(B, n_out, n_in) || !FN(tn_is_small)(n_in, n_out, B)) return 0;
         if (l > 0 && !FN(nt_is_small)(B, n_in, n_out)) return 0;
     }
@@ -205,7 +209,8 @@ static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *w
     }
     for (int l = 0; l < L; l++) {
         const FN(fused_layer) ly = {net->sizes[l], net->sizes[l + 1], nn_weight_offset(net, l),
-                                    nn_bias_offset(net, l), net->activations[l]};
+                                    nn_bias_offset(net, l), net->activations[l],
+                                    (T)nn_layer_param(net, l)};
         f->layers[l] = ly;
     }
 }

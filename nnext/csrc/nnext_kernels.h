@@ -7,15 +7,16 @@
  */
 #define KFN(name) NN_CAT3(name, S, ISA)
 
-NN_TARGET static void KFN(activation_forward)(int activation, T *a, int64_t batch, int64_t width)
+NN_TARGET static void KFN(activation_forward)(int activation, T param, T *a, int64_t batch,
+                                              int64_t width)
 {
-    FN(act_forward)(activation, a, batch, width);
+    FN(act_forward)(activation, param, a, batch, width);
 }
 
-NN_TARGET static void KFN(activation_backward)(int activation, T *delta, const T *a,
+NN_TARGET static void KFN(activation_backward)(int activation, T param, T *delta, const T *a,
                                                int64_t batch, int64_t width)
 {
-    FN(act_backward)(activation, delta, a, batch, width);
+    FN(act_backward)(activation, param, delta, a, batch, width);
 }
 
 NN_TARGET static void KFN(loss_gradient)(int loss, T *error, const T *p, const T *y,
@@ -24,10 +25,10 @@ NN_TARGET static void KFN(loss_gradient)(int loss, T *error, const T *p, const T
     FN(loss_gradient)(loss, error, p, y, batch * k, batch, k);
 }
 
-NN_TARGET static void KFN(loss_backward)(int loss, int activation, T *delta, const T *p,
-                                         const T *y, int64_t batch, int64_t k)
+NN_TARGET static void KFN(loss_backward)(int loss, int activation, T param, T *delta,
+                                         const T *p, const T *y, int64_t batch, int64_t k)
 {
-    FN(loss_backward_rows)(loss, activation, delta, p, y, batch, k);
+    FN(loss_backward_rows)(loss, activation, param, delta, p, y, batch, k);
 }
 
 NN_TARGET static void KFN(update)(T *params, const T *grads, T *opt_state, int64_t P,

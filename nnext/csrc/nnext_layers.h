@@ -18,16 +18,17 @@ void FN(nn_dense_forward)(T *out, const T *in, const T *weights, const T *biases
 /* EACH(s): the statement s for every element i < n, then out of the switch. */
 #define EACH(statement) for (int64_t i = 0; i < n; i++) statement; break
 
-/* a (batch, width): z -> act(z), in place. */
-NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t width)
+/* a (batch, width): z -> act(z), in place; param: the leaky ReLU's slope or
+ * the ELU's alpha (unused by the others). */
+NN_INLINE void FN(act_forward)(int activation, T param, T *a, int64_t batch, int64_t width)
 {
     const int64_t n = batch * width;
     switch (activation) {
     case NN_SIGMOID: EACH(a[i] = (T)1 / ((T)1 + EXP(-a[i])));
     case NN_TANH: EACH(a[i] = TANH(a[i]));
     case NN_RELU: EACH(a[i] = a[i] < 0 ? (T)0 : a[i]); /* NaN stays NaN, as in numpy */
-    case NN_LEAKY_RELU: EACH(a[i] = a[i] > 0 ? a[i] : (T)0.01 * a[i]);
-    case NN_ELU: EACH(a[i] = a[i] > 0 ? a[i] : EXPM1(a[i]));
+    case NN_LEAKY_RELU: EACH(a[i] = a[i] > 0 ? a[i] : param * a[i]);
+    case NN_ELU: EACH(a[i] = a[i] > 0 ? a[i] : param * EXPM1(a[i]));
     case NN_SOFTMAX:
         for (int64_t r = 0; r < batch; r++) {
             T *row = a + r * width;
@@ -45,8 +46,9 @@ NN_INLINE void FN(act_forward)(int activation, T *a, int64_t batch, int64_t widt
     }
 }
 
-/* delta (batch, width): dL/da -> dL/dz, in place, from the layer's output a. */
-NN_INLINE void FN(act_backward)(int activation, T *delta, const T *a, int64_t batch,
+/* delta (batch, width): dL/da -> dL/dz, in place, from the layer's output a
+ * (param as in act_forward). */
+NN_INLINE void FN(act_backward)(int activation, T param, T *delta, const T *a, int64_t batch,
                                 int64_t width)
 {
     const int64_t n = batch * width;
@@ -54,9 +56,10 @@ NN_INLINE void FN(act_backward)(int activation, T *delta, const T *a, int64_t ba
     case NN_SIGMOID: EACH(delta[i] *= a[i] * ((T)1 - a[i]));
     case NN_TANH: EACH(delta[i] *= (T)1 - a[i] * a[i]);
     case NN_RELU: EACH(delta[i] = a[i] > 0 ? delta[i] : (T)0);
-    case NN_LEAKY_RELU: EACH(delta[i] = a[i] > 0 ? delta[i] : (T)0.01 * delta[i]);
-    /* ELU: for z <= 0, d/dz (e^z - 1) = e^z = a + 1 */
-    case NN_ELU: EACH(delta[i] = a[i] > 0 ? delta[i] : delta[i] * (a[i] + 1));
+    /* (slope >= 0 and alpha > 0 keep a > 0 exactly where z > 0) */
+    case NN_LEAKY_RELU: EACH(delta[i] = a[i] > 0 ? delta[i] : param * delta[i]);
+    /* ELU: for z <= 0, d/dz alpha (e^z - 1) = alpha e^z = a + alpha */
+    case NN_ELU: EACH(delta[i] = a[i] > 0 ? delta[i] : delta[i] * (a[i] + param));
     case NN_SOFTMAX: /* delta_i <- a_i (delta_i - sum_j delta_j a_j) */
         for (int64_t r = 0; r < batch; r++) {
             T *d = delta + r * width;
@@ -71,6 +74,34 @@ NN_INLINE void FN(act_backward)(int activation, T *delta, const T *a, int64_t ba
     }
 }
 #undef EACH
+
+/* Maxout of k pieces: a (batch, m) from z (batch, m k), unit j of row r the
+ * largest of z[r, j k .. j k + k - 1], the first of them on ties (a NaN
+ * piece is never chosen over an earlier one, except as the first). */
+NN_INLINE int64_t FN(maxout_pick)(const T *pieces, int64_t k)
+{
+    int64_t best = 0;
+    for (int64_t p = 1; p < k; p++) best = pieces[p] > pieces[best] ? p : best;
+    return best;
+}
+
+void FN(nn_maxout_forward)(T *a, const T *z, int64_t batch, int64_t m, int64_t k)
+{
+    for (int64_t i = 0; i < batch * m; i++) a[i] = z[i * k + FN(maxout_pick)(z + i * k, k)];
+}
+
+/* dz (batch, m k) from da (batch, m) = dL/da and z: each unit's gradient to
+ * the piece forward chose, zero to the others.  dz may be da itself (the
+ * rows are expanded from the last, so no value is overwritten before it is
+ * read). */
+void FN(nn_maxout_backward)(T *dz, const T *da, const T *z, int64_t batch, int64_t m, int64_t k)
+{
+    for (int64_t i = batch * m - 1; i >= 0; i--) {
+        const T d = da[i];
+        const int64_t pick = FN(maxout_pick)(z + i * k, k);
+        for (int64_t p = k - 1; p >= 0; p--) dz[i * k + p] = p == pick ? d : (T)0;
+    }
+}
 
 /* Given delta (batch, n_out) = dL/dz of this layer and its input in (batch, n_in):
  *   d_weights (n_in, n_out) = in^T @ delta
@@ -196,11 +227,11 @@ NN_INLINE void FN(loss_gradient)(int loss, T *error, const T *p, const T *y, int
     }
 }
 
-/* delta (batch, k) = dL/dz of the output layer, whose activation is given and
- * whose output is p.  Sigmoid + bce and softmax + cross-entropy use the fused,
- * exact form (p - y) / scale. */
-NN_INLINE void FN(loss_backward)(int loss, int activation, T *delta, const T *p, const T *y,
-                                 int64_t count, int64_t batch, int64_t k)
+/* delta (batch, k) = dL/dz of the output layer, whose activation (with its
+ * param) is given and whose output is p.  Sigmoid + bce and softmax +
+ * cross-entropy use the fused, exact form (p - y) / scale. */
+NN_INLINE void FN(loss_backward)(int loss, int activation, T param, T *delta, const T *p,
+                                 const T *y, int64_t count, int64_t batch, int64_t k)
 {
     const int64_t n = batch * k;
     if ((loss == NN_BCE && activation == NN_SIGMOID) ||
@@ -210,18 +241,18 @@ NN_INLINE void FN(loss_backward)(int loss, int activation, T *delta, const T *p,
         return;
     }
     FN(loss_gradient)(loss, delta, p, y, count, batch, k);
-    FN(act_backward)(activation, delta, p, 1, count); /* not softmax: elementwise */
+    FN(act_backward)(activation, param, delta, p, 1, count); /* not softmax: elementwise */
 }
 
 /* delta (batch, k) = dL/dz of an output layer of any activation, softmax
  * included (row-wise: through dL/dp when the loss is not cross-entropy). */
-NN_INLINE void FN(loss_backward_rows)(int loss, int activation, T *delta, const T *p, const T *y,
-                                      int64_t batch, int64_t k)
+NN_INLINE void FN(loss_backward_rows)(int loss, int activation, T param, T *delta, const T *p,
+                                      const T *y, int64_t batch, int64_t k)
 {
     if (activation == NN_SOFTMAX && loss != NN_CROSS_ENTROPY) {
         FN(loss_gradient)(loss, delta, p, y, batch * k, batch, k);
-        FN(act_backward)(activation, delta, p, batch, k);
+        FN(act_backward)(activation, param, delta, p, batch, k);
         return;
     }
-    FN(loss_backward)(loss, activation, delta, p, y, batch * k, batch, k);
+    FN(loss_backward)(loss, activation, param, delta, p, y, batch * k, batch, k);
 }

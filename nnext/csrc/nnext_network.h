@@ -6,27 +6,56 @@
 
 /* --------------------------------------------------------------- network */
 
-/* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L, and
- * z (n, sizes[L]), when not NULL, the output layer's pre-activation.  Stops
- * early (outputs unspecified) when the poll asks (nnext_runtime.h). */
-static void FN(forward_z)(const nn_net *net, const T *params, T *const *acts, T *z, int64_t n)
+/* Layer l's activation: a (n, sizes[l+1]) from its pre-activation, which is
+ * a itself (in place) except for maxout, whose z (n, cols_l) is apart. */
+static void FN(act_forward_layer)(const nn_net *net, int l, T *a, const T *z, int64_t n)
+{
+    const int64_t m = net->sizes[l + 1];
+    if (net->activations[l] == NN_MAXOUT)
+        FN(nn_maxout_forward)(a, z, n, m, nn_layer_pieces(net, l));
+    else
+        FN(nn_activation_forward)(net->activations[l], nn_layer_param(net, l), a, n, m);
+}
+
+/* Layer l's activation backward: delta (n, cols_l) = dL/dz_l from da (n,
+ * sizes[l+1]) = dL/da_l+1, its output a and (maxout) its pre-activation z;
+ * da may be delta itself. */
+static void FN(act_backward_layer)(const nn_net *net, int l, T *delta, const T *da, const T *a,
+                                   const T *z, int64_t n)
+{
+    const int64_t m = net->sizes[l + 1];
+    if (net->activations[l] == NN_MAXOUT) {
+        FN(nn_maxout_backward)(delta, da, z, n, m, nn_layer_pieces(net, l));
+        return;
+    }
+    if (da != delta) memcpy(delta, da, (size_t)(n * m) * sizeof(T));
+    FN(nn_activation_backward)(net->activations[l], nn_layer_param(net, l), delta, a, n, m);
+}
+
+/* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L,
+ * pre[l] (n, cols_{l-1}) for the maxout layers (nn_forward), and z (n,
+ * sizes[L]), when not NULL, the output layer's pre-activation.  Stops early
+ * (outputs unspecified) when the poll asks (nnext_runtime.h). */
+static void FN(forward_z)(const nn_net *net, const T *params, T *const *acts, T *const *pre,
+                          T *z, int64_t n)
 {
     const int L = net->n_layers;
     for (int l = 0; l < L; l++) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int64_t n_in = net->sizes[l], cols = nn_layer_cols(net, l);
         const T *weights = params + nn_weight_offset(net, l);
         const T *biases = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
-        FN(nn_dense_forward)(acts[l + 1], acts[l], weights, biases, n, n_in, n_out);
-        if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * n_out) * sizeof(T));
-        FN(nn_activation_forward)(net->activations[l], acts[l + 1], n, n_out);
+        T *zl = net->activations[l] == NN_MAXOUT ? pre[l + 1] : acts[l + 1];
+        FN(nn_dense_forward)(zl, acts[l], weights, biases, n, n_in, cols);
+        if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * cols) * sizeof(T));
+        FN(act_forward_layer)(net, l, acts[l + 1], zl, n);
         /* (a layer this small cannot have been stopped inside either) */
-        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return;
+        if ((double)n * (double)n_in * (double)cols >= NN_POLL_WORK && nn_poll_due()) return;
     }
 }
 
-void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, int64_t n)
+void FN(nn_forward)(const nn_net *net, const T *params, T *const *acts, T *const *pre, int64_t n)
 {
-    FN(forward_z)(net, params, acts, NULL, n);
+    FN(forward_z)(net, params, acts, pre, NULL, n);
 }
 
 nn_workspace *FN(nn_workspace_new)(const nn_net *net, int64_t max_batch)
@@ -44,7 +73,7 @@ static T *FN(ws_forward)(const nn_net *net, const T *params, nn_workspace *ws,
     T *acts[NN_MAX_LAYERS + 1];
     acts[0] = (T *)X;
     for (int l = 1; l <= net->n_layers; l++) acts[l] = FN(ws_act)(ws, l);
-    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    FN(forward_z)(net, params, acts, (T *const *)ws->pre, keep_z ? (T *)ws->z : NULL, n);
     return acts[net->n_layers];
 }
 
@@ -78,24 +107,24 @@ double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, i
     return loss == NN_SSE ? total : total / (double)n;
 }
 
-void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts, const T *Y,
-                     int64_t n, int loss, T *const *errors, T *const *deltas, T *grads)
+void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts,
+                     const T *const *pre, const T *Y, int64_t n, int loss, T *const *errors,
+                     T *const *deltas, T *grads)
 {
     const int L = net->n_layers;
     const int64_t k = net->sizes[L];
     if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
-    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    FN(nn_loss_backward)(loss, net->activations[L - 1], nn_layer_param(net, L - 1), deltas[L],
+                         acts[L], Y, n, k);
     for (int l = L - 1; l >= 0; l--) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int64_t n_in = net->sizes[l], cols = nn_layer_cols(net, l);
         T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
         T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
         FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases, d_in, deltas[l + 1],
-                              acts[l], params + nn_weight_offset(net, l), n, n_in, n_out);
-        if (l > 0) {
-            if (errors) memcpy(deltas[l], errors[l], (size_t)(n * n_in) * sizeof(T));
-            FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
-        }
-        if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return;
+                              acts[l], params + nn_weight_offset(net, l), n, n_in, cols);
+        if (l > 0)
+            FN(act_backward_layer)(net, l - 1, deltas[l], d_in, acts[l], pre ? pre[l] : NULL, n);
+        if ((double)n * (double)n_in * (double)cols >= NN_POLL_WORK && nn_poll_due()) return;
     }
 }
 
@@ -111,18 +140,19 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
         acts[l] = FN(ws_act)(ws, l);
         deltas[l] = (T *)ws->delta[(L - l) & 1]; /* layer l reads deltas[l+1]: ping-pong */
     }
-    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    FN(forward_z)(net, params, acts, (T *const *)ws->pre, keep_z ? (T *)ws->z : NULL, n);
     if ((double)n * (double)nn_param_count(net) >= NN_POLL_WORK && nn_poll_stopped()) return NAN;
     const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
                                           k, k, 1);
-    FN(nn_backward)(net, params, (const T *const *)acts, Y, n, loss, NULL, deltas, grads);
+    FN(nn_backward)(net, params, (const T *const *)acts, (const T *const *)ws->pre, Y, n, loss,
+                    NULL, deltas, grads);
     return value;
 }
 
 /* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch),
  * with the update folded into backpropagation: forward and the loss as
  * nn_gradients; if the loss is finite, the deltas of every layer (into
- * hidden, (n, sizes[1] + ... + sizes[L-1]): the input deltas need the old
+ * hidden, (n, cols_0 + ... + cols_{L-2}): the input deltas need the old
  * weights), which the poll may interrupt (then NaN is returned and no
  * parameter has changed: the step is not taken); then each layer's bias and
  * weights updated, the weights by nn_gemm_tn_sgd (the update in the
@@ -141,25 +171,26 @@ static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int l
     for (int l = 1; l <= L; l++) {
         acts[l] = FN(ws_act)(ws, l);
         deltas[l] = l == L ? (T *)ws->delta[0] : d;
-        if (l < L) d += n * net->sizes[l];
+        if (l < L) d += n * nn_layer_cols(net, l - 1);
     }
     /* as nn_gradients: a step this small cannot have been stopped inside */
     const int pollable = (double)n * (double)nn_param_count(net) >= NN_POLL_WORK;
-    FN(forward_z)(net, params, acts, keep_z ? (T *)ws->z : NULL, n);
+    FN(forward_z)(net, params, acts, (T *const *)ws->pre, keep_z ? (T *)ws->z : NULL, n);
     if (pollable && nn_poll_stopped()) return NAN;
     const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
                                           k, k, 1);
     if (!isfinite(value)) return value;
-    FN(nn_loss_backward)(loss, net->activations[L - 1], deltas[L], acts[L], Y, n, k);
+    FN(nn_loss_backward)(loss, net->activations[L - 1], nn_layer_param(net, L - 1), deltas[L],
+                         acts[L], Y, n, k);
     for (int l = L - 1; l > 0; l--) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int64_t n_in = net->sizes[l], n_out = nn_layer_cols(net, l);
         FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], params + nn_weight_offset(net, l), deltas[l]);
-        FN(nn_activation_backward)(net->activations[l - 1], deltas[l], acts[l], n, n_in);
+        FN(act_backward_layer)(net, l - 1, deltas[l], deltas[l], acts[l], (T *)ws->pre[l], n);
         if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return NAN;
     }
     if (pollable && nn_poll_stopped()) return NAN; /* (an input delta stopped inside) */
     for (int l = L - 1; l >= 0; l--) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        const int64_t n_in = net->sizes[l], n_out = nn_layer_cols(net, l);
         const T *delta = deltas[l + 1];
         if (net->has_bias) { /* as nn_dense_backward's column sums, then the update */
             T *b = params + nn_bias_offset(net, l), *gb = grads + nn_bias_offset(net, l);

@@ -122,7 +122,7 @@ static double FN(regularise)(const nn_net *net, const T *params, T *grads, int64
     for (int l = 0; l < net->n_layers; l++) {
         const T *w = params + nn_weight_offset(net, l);
         T *g = grads + nn_weight_offset(net, l);
-        const int64_t count = net->sizes[l] * net->sizes[l + 1];
+        const int64_t count = net->sizes[l] * nn_layer_cols(net, l);
         /* the sums in 8 interleaved partial sums, so that they vectorise */
         double sq[8] = {0}, ab[8] = {0};
         int64_t i = 0;

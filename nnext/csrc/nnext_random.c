@@ -117,7 +117,8 @@ int nn_init_weights(const nn_net *net, void *params, size_t elem_size, int schem
         (elem_size != sizeof(double) && elem_size != sizeof(float)))
         return 1;
     for (int l = 0; l < net->n_layers; l++) {
-        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], n = n_in * n_out;
+        /* W_l (sizes[l], cols_l): a maxout layer's m*k columns */
+        const int64_t n_in = net->sizes[l], n_out = nn_layer_cols(net, l), n = n_in * n_out;
         const double scale = scheme == NN_INIT_XAVIER ? sqrt(6.0 / (double)(n_in + n_out))
                              : scheme == NN_INIT_HE   ? sqrt(2.0 / (double)n_in)
                                                       : 1.0;

@@ -13,7 +13,7 @@ typedef struct {
     T *x_batch;  /* (B, n_in) shuffled rows */
     T *y_batch;  /* (B, k) */
     T *grads;    /* (P,) general path */
-    T *hidden;   /* (B, sizes[1] + ... + sizes[L-1]) general path: plain SGD's deltas */
+    T *hidden;   /* (B, cols_0 + ... + cols_{L-2}) general path: plain SGD's deltas */
     nn_workspace *ws;
     int64_t *order; /* (n,) the epoch's row order when shuffling, else NULL */
     FN(fused_bufs) fused;
@@ -222,7 +222,7 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
         nn_mul_add(&extra, k, NN_LANES, extra))
         return NN_ERR_NOMEM;
     int64_t hidden_width = 0;
-    for (int l = 1; l < L; l++) hidden_width += net->sizes[l]; /* valid net: no overflow */
+    for (int l = 1; l < L; l++) hidden_width += nn_layer_cols(net, l - 1); /* valid net: fits */
     if (nn_mul_add(&extra, fused ? 0 : B, hidden_width, extra))
         return NN_ERR_NOMEM;
     nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra, cfg->shuffle ? n : 0);

@@ -62,14 +62,15 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
-static double act_ref(int a, double z)
+/* param: the leaky ReLU's slope, the ELU's alpha. */
+static double act_ref(int a, double param, double z)
 {
     switch (a) {
     case NN_SIGMOID: return 1 / (1 + exp(-z));
     case NN_TANH: return tanh(z);
     case NN_RELU: return z > 0 ? z : 0;
-    case NN_LEAKY_RELU: return z > 0 ? z : 0.01 * z;
-    case NN_ELU: return z > 0 ? z : expm1(z);
+    case NN_LEAKY_RELU: return z > 0 ? z : param * z;
+    case NN_ELU: return z > 0 ? z : param * expm1(z);
     default: return z;
     }
 }
@@ -85,20 +86,27 @@ static void forward_ref(const nn_net *net, const double *params, const double *X
         for (int64_t j = 0; j < net->sizes[0]; j++) a[j] = X[r * net->sizes[0] + j];
         for (int l = 0; l < L; l++) {
             const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
+            const int64_t nc = nn_layer_cols(net, l), k = nn_layer_pieces(net, l);
             const double *w = params + nn_weight_offset(net, l);
             const double *b = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
-            for (int64_t j = 0; j < no; j++) {
+            for (int64_t j = 0; j < nc; j++) {
                 double s = b ? b[j] : 0;
-                for (int64_t i = 0; i < ni; i++) s += a[i] * w[i * no + j];
+                for (int64_t i = 0; i < ni; i++) s += a[i] * w[i * nc + j];
                 z[j] = s;
             }
-            if (net->activations[l] == NN_SOFTMAX) {
+            if (net->activations[l] == NN_MAXOUT) { /* unit j: max of z[j k .. j k + k - 1] */
+                for (int64_t j = 0; j < no; j++) {
+                    a[j] = z[j * k];
+                    for (int64_t p = 1; p < k; p++) a[j] = z[j * k + p] > a[j] ? z[j * k + p] : a[j];
+                }
+            } else if (net->activations[l] == NN_SOFTMAX) {
                 double top = z[0], sum = 0;
                 for (int64_t j = 1; j < no; j++) top = z[j] > top ? z[j] : top;
                 for (int64_t j = 0; j < no; j++) sum += (a[j] = exp(z[j] - top));
                 for (int64_t j = 0; j < no; j++) a[j] /= sum;
             } else {
-                for (int64_t j = 0; j < no; j++) a[j] = act_ref(net->activations[l], z[j]);
+                for (int64_t j = 0; j < no; j++)
+                    a[j] = act_ref(net->activations[l], nn_layer_param(net, l), z[j]);
             }
         }
         for (int64_t j = 0; j < net->sizes[L]; j++) out[r * net->sizes[L] + j] = a[j];
@@ -126,18 +134,36 @@ typedef struct {
     nn_net net;
     int64_t sizes[8];
     int acts[7];
+    double params[7];
 } netbox;
 
+/* ... with random activation parameters (slopes in [0, 1), alphas in
+ * [0.2, 3)), and about one hidden layer in five maxout of 1 to 3 pieces. */
 static void random_net(netbox *nb, int L, int64_t max_w, int bias, int out_act)
 {
     for (int l = 0; l <= L; l++) nb->sizes[l] = 1 + (int64_t)(urand() * (double)max_w);
-    for (int l = 0; l < L; l++) nb->acts[l] = (int)(urand() * 6); /* not softmax */
+    for (int l = 0; l < L; l++) {
+        nb->acts[l] = (int)(urand() * 6); /* not softmax */
+        if (l < L - 1 && urand() < 0.2) nb->acts[l] = NN_MAXOUT;
+        nb->params[l] = nb->acts[l] == NN_LEAKY_RELU ? urand()
+                        : nb->acts[l] == NN_ELU      ? 0.2 + 2.8 * urand()
+                        : nb->acts[l] == NN_MAXOUT   ? (double)(1 + (int)(urand() * 3))
+                                                     : 0;
+    }
     if (out_act >= 0) nb->acts[L - 1] = out_act;
     if (out_act == NN_SOFTMAX && nb->sizes[L] < 2) nb->sizes[L] = 2;
     nb->net.n_layers = L;
     nb->net.sizes = nb->sizes;
     nb->net.activations = nb->acts;
     nb->net.has_bias = bias;
+    nb->net.act_params = nb->params;
+}
+
+/* Per-layer buffers for nn_forward/nn_backward: acts[l] (n, sizes[l]),
+ * pre[l] and deltas[l] (n, cols_{l-1}), errors[l] (n, sizes[l]), l = 1..L. */
+static double *layer_buffer(const nn_net *net, int l, int64_t n, int cols)
+{
+    return xmalloc(sizeof(double) * (size_t)(n * (cols ? nn_layer_cols(net, l - 1) : net->sizes[l])));
 }
 
 static double max_abs_diff(const double *a, const double *b, int64_t n, double *scale)
@@ -158,7 +184,7 @@ static void test_layout(void)
 {
     int64_t sizes[] = {3, 4, 2};
     int acts[] = {NN_TANH, NN_SOFTMAX};
-    nn_net net = {2, sizes, acts, 1};
+    nn_net net = {2, sizes, acts, 1, NULL};
     CHECK(nn_net_valid(&net), "valid net");
     CHECK(nn_param_count(&net) == 3 * 4 + 4 + 4 * 2 + 2, "count %lld", (long long)nn_param_count(&net));
     CHECK(nn_weight_offset(&net, 0) == 0 && nn_bias_offset(&net, 0) == 12, "offsets layer 0");
@@ -168,7 +194,7 @@ static void test_layout(void)
     CHECK(nn_param_count(&net) == 20 && nn_bias_offset(&net, 1) == -1, "no bias");
     /* invalid shapes and codes are refused, and no workspace is made for them */
     int bad_acts[] = {NN_SOFTMAX, NN_SIGMOID};
-    nn_net bad = {2, sizes, bad_acts, 1};
+    nn_net bad = {2, sizes, bad_acts, 1, NULL};
     CHECK(!nn_net_valid(&bad), "softmax on a hidden layer");
     int acts_oob[] = {NN_N_ACTIVATIONS, 0};
     bad.activations = acts_oob;
@@ -176,9 +202,9 @@ static void test_layout(void)
     acts_oob[0] = -1;
     CHECK(!nn_net_valid(&bad), "negative activation code");
     int64_t zero[] = {3, 0, 2};
-    nn_net zw = {2, zero, acts, 1};
+    nn_net zw = {2, zero, acts, 1, NULL};
     CHECK(!nn_net_valid(&zw), "zero width");
-    nn_net nol = {0, sizes, acts, 1};
+    nn_net nol = {0, sizes, acts, 1, NULL};
     CHECK(!nn_net_valid(&nol), "no layers");
     CHECK(!nn_net_valid(NULL), "NULL net");
     CHECK(nn_workspace_new_f64(&zw, 4) == NULL, "workspace for invalid net");
@@ -186,16 +212,84 @@ static void test_layout(void)
     nn_workspace_free(NULL);
     /* sizes whose parameter count (or a width) does not fit are refused (issue 11) */
     int64_t huge[] = {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31};
-    nn_net hn = {2, huge, acts, 1};
+    nn_net hn = {2, huge, acts, 1, NULL};
     CHECK(!nn_net_valid(&hn), "2^31-wide layers: 2^63 parameters");
     int64_t wide[] = {3, NN_MAX_WIDTH + 1, 2};
-    nn_net wn = {2, wide, acts, 1};
+    nn_net wn = {2, wide, acts, 1, NULL};
     CHECK(!nn_net_valid(&wn), "a width past NN_MAX_WIDTH");
     int64_t fits[] = {1 << 20, 1 << 20, 1};
-    nn_net fn = {2, fits, acts, 1};
+    nn_net fn = {2, fits, acts, 1, NULL};
     CHECK(nn_net_valid(&fn) && nn_param_count(&fn) == ((int64_t)1 << 40) + (1 << 20) + (1 << 20) + 1,
           "2^20-wide layers fit");
     CHECK(nn_workspace_new_f64(&fn, (int64_t)1 << 62) == NULL, "a workspace of 2^62 rows");
+}
+
+/* Activation parameters: the layout of a maxout layer (W (n_in, m k)), the
+ * ranges nn_net_valid enforces, the defaults. */
+static void test_activation_params(void)
+{
+    int64_t sizes[] = {3, 4, 2};
+    int acts[] = {NN_MAXOUT, NN_LEAKY_RELU};
+    double params[] = {3, 0.2};
+    nn_net net = {2, sizes, acts, 1, params};
+    CHECK(nn_net_valid(&net), "maxout net valid");
+    CHECK(nn_layer_cols(&net, 0) == 12 && nn_layer_cols(&net, 1) == 2 &&
+          nn_layer_pieces(&net, 0) == 3 && nn_layer_pieces(&net, 1) == 1, "maxout cols");
+    CHECK(nn_param_count(&net) == 3 * 12 + 12 + 4 * 2 + 2, "maxout count %lld",
+          (long long)nn_param_count(&net));
+    CHECK(nn_bias_offset(&net, 0) == 36 && nn_weight_offset(&net, 1) == 48, "maxout offsets");
+    CHECK(nn_max_width(&net) == 12, "max width counts the maxout columns");
+    CHECK(nn_layer_param(&net, 1) == 0.2, "slope read");
+    net.act_params = NULL;
+    CHECK(nn_layer_param(&net, 1) == 0.01 && nn_layer_pieces(&net, 0) == 2, "defaults");
+    int relu[] = {NN_RELU, NN_RELU};
+    nn_net rn = {2, sizes, relu, 1, params};
+    CHECK(nn_activation_param(NN_RELU) == NULL && isnan(nn_layer_param(&rn, 0)) &&
+              nn_layer_cols(&rn, 0) == 4, "relu takes no parameter (its entry is ignored)");
+    net.act_params = params;
+    const struct { int act; double v; int ok; } cases[] = {
+        {NN_LEAKY_RELU, 0, 1},      {NN_LEAKY_RELU, 1, 1},      {NN_LEAKY_RELU, -0.01, 0},
+        {NN_LEAKY_RELU, 1.5, 0},    {NN_LEAKY_RELU, NAN, 0},    {NN_ELU, 0, 0},
+        {NN_ELU, 1e-9, 1},          {NN_ELU, 50, 1},            {NN_ELU, -1, 0},
+        {NN_ELU, INFINITY, 0},      {NN_MAXOUT, 1, 1},          {NN_MAXOUT, 0, 0},
+        {NN_MAXOUT, 2.5, 0},        {NN_MAXOUT, -3, 0},         {NN_MAXOUT, INFINITY, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int a2[] = {cases[i].act, NN_SIGMOID};
+        double p2[] = {cases[i].v, NAN}; /* NAN: sigmoid's, ignored */
+        nn_net n2 = {2, sizes, a2, 1, p2};
+        CHECK(nn_net_valid(&n2) == cases[i].ok && nn_activation_param_ok(cases[i].act, cases[i].v) == cases[i].ok,
+              "activation %d param %g: valid %d", cases[i].act, cases[i].v, cases[i].ok);
+    }
+    int last[] = {NN_SIGMOID, NN_MAXOUT};
+    nn_net ml = {2, sizes, last, 1, NULL};
+    CHECK(!nn_net_valid(&ml), "maxout as the output layer");
+    /* m k past NN_MAX_WIDTH, and a k whose product overflows, are refused */
+    int64_t big[] = {1, (int64_t)1 << 20, 1};
+    double kbig[] = {(double)((int64_t)1 << 12), 0};
+    nn_net bn = {2, big, acts, 1, kbig};
+    CHECK(!nn_net_valid(&bn), "maxout columns past NN_MAX_WIDTH");
+    kbig[0] = (double)((int64_t)1 << 11);
+    CHECK(nn_net_valid(&bn) && nn_layer_cols(&bn, 0) == NN_MAX_WIDTH, "maxout columns at NN_MAX_WIDTH");
+    int64_t wide[] = {1, NN_MAX_WIDTH, 1};
+    kbig[0] = (double)NN_MAX_WIDTH;
+    nn_net wn = {2, wide, acts, 1, kbig};
+    CHECK(!nn_net_valid(&wn), "m k overflowing");
+
+    /* maxout by hand: ties go to the first piece, gradient to the chosen one only */
+    const double z[] = {1, 3, 2, /* unit 0 */ 5, 5, -1, /* unit 1 (tie) */ -2, -3, -1}; /* (1, 3*3) */
+    double a[3], dz[9], da[9] = {10, 20, 30};
+    nn_maxout_forward_f64(a, z, 1, 3, 3);
+    CHECK(a[0] == 3 && a[1] == 5 && a[2] == -1, "maxout forward %g %g %g", a[0], a[1], a[2]);
+    nn_maxout_backward_f64(dz, da, z, 1, 3, 3);
+    const double want[] = {0, 10, 0, 20, 0, 0, 0, 0, 30};
+    CHECK(memcmp(dz, want, sizeof want) == 0, "maxout backward");
+    nn_maxout_backward_f64(da, da, z, 1, 3, 3); /* in place */
+    CHECK(memcmp(da, want, sizeof want) == 0, "maxout backward in place");
+    const float zf[] = {1, 3, 2, 5, 5, -1};
+    float af[2];
+    nn_maxout_forward_f32(af, zf, 2, 1, 3); /* (2, 1*3) */
+    CHECK(af[0] == 3 && af[1] == 5, "maxout forward f32");
 }
 
 /* The poll scope (nn_poll_begin/end): a poll that says stop at once makes
@@ -210,7 +304,7 @@ static void test_poll_scope(void)
 {
     int64_t sizes[] = {64, 1024, 1};
     int acts[] = {NN_RELU, NN_LINEAR};
-    nn_net net = {2, sizes, acts, 1};
+    nn_net net = {2, sizes, acts, 1, NULL};
     const int64_t n = 4096, P = nn_param_count(&net);
     double *params = xmalloc((size_t)P * sizeof(double)), *X = xmalloc((size_t)(n * 64) * sizeof(double));
     double *Y = xmalloc((size_t)n * sizeof(double)), *out = xmalloc((size_t)n * sizeof(double));
@@ -281,13 +375,16 @@ static void test_forward(int trials)
         CHECK(e <= 1e-4 * (1 + scale) * (double)(n_in + 8), "predict f32 trial %d: err %g", t, e);
 
         /* nn_forward writes every layer; its last equals predict's output */
-        double *acts[8];
+        double *acts[8], *pre[8] = {NULL};
         acts[0] = Xd;
-        for (int l = 1; l <= L; l++) acts[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
-        nn_forward_f64(net, pd, acts, n);
+        for (int l = 1; l <= L; l++) {
+            acts[l] = layer_buffer(net, l, n, 0);
+            pre[l] = layer_buffer(net, l, n, 1);
+        }
+        nn_forward_f64(net, pd, acts, pre, n);
         CHECK(max_abs_diff(acts[L], od, n * k, NULL) <= 1e-12 * (1 + scale) * (double)(n_in + 8),
               "forward == predict, trial %d", t);
-        for (int l = 1; l <= L; l++) free(acts[l]);
+        for (int l = 1; l <= L; l++) free(acts[l]), free(pre[l]);
 
         /* loss_value over chunks equals the loss of the whole output */
         double *Y = xmalloc(sizeof(double) * (size_t)(n * k));
@@ -320,11 +417,12 @@ static void test_activation_edges(void)
             xd[i] = vals[i];
             xf[i] = (float)vals[i];
         }
-        nn_activation_forward_f64(a, xd, 1, nv);
-        nn_activation_forward_f32(a, xf, 1, nv);
+        const double param = a == NN_LEAKY_RELU ? 0.01 : 1.0; /* the defaults */
+        nn_activation_forward_f64(a, param, xd, 1, nv);
+        nn_activation_forward_f32(a, param, xf, 1, nv);
         for (int i = 0; i < nv; i++) {
-            const double want = act_ref(a, vals[i]);
-            const double wantf = act_ref(a, (double)(float)vals[i]);
+            const double want = act_ref(a, param, vals[i]);
+            const double wantf = act_ref(a, param, (double)(float)vals[i]);
             const int ok = isnan(want) ? isnan(xd[i])
                            : isinf(want) ? xd[i] == want
                                          : fabs(xd[i] - want) <= 1e-15 * fabs(want) + 1e-300;
@@ -338,7 +436,7 @@ static void test_activation_edges(void)
         free(xd);
         free(xf);
         double nan_in = NAN;
-        nn_activation_forward_f64(a, &nan_in, 1, 1);
+        nn_activation_forward_f64(a, param, &nan_in, 1, 1);
         /* relu's "x > 0 ? x : 0" maps NaN to 0 (numpy's maximum keeps NaN); the
          * binding refuses non-finite inputs, so only overflow inside a network
          * can get here.  Every other activation propagates NaN. */
@@ -347,7 +445,7 @@ static void test_activation_edges(void)
     }
     /* softmax of a row with huge logits stays a distribution */
     double row[4] = {1e300, -1e300, 1e300, 0};
-    nn_activation_forward_f64(NN_SOFTMAX, row, 1, 4);
+    nn_activation_forward_f64(NN_SOFTMAX, NAN, row, 1, 4);
     CHECK(row[0] == 0.5 && row[1] == 0 && row[2] == 0.5 && row[3] == 0, "softmax huge: %g %g %g %g",
           row[0], row[1], row[2], row[3]);
 }
@@ -369,7 +467,10 @@ static void test_gradients(int trials)
             for (int l = 0; l < L; l++)
                 if (nb.acts[l] == NN_RELU || nb.acts[l] == NN_LEAKY_RELU) nb.acts[l] = NN_TANH;
         for (int l = 0; l < L - 1; l++)
-            if (nb.acts[l] == NN_RELU || nb.acts[l] == NN_LEAKY_RELU) nb.acts[l] = NN_ELU;
+            if (nb.acts[l] == NN_RELU || nb.acts[l] == NN_LEAKY_RELU) {
+                nb.acts[l] = NN_ELU;
+                nb.params[l] = 0.2 + 2.8 * urand();
+            }
         const nn_net *net = &nb.net;
         const int64_t P = nn_param_count(net), n_in = nb.sizes[0], k = nb.sizes[L];
         const int64_t n = 1 + (int64_t)(urand() * 9);
@@ -417,6 +518,8 @@ static void test_backward(void)
 {
     netbox nb;
     random_net(&nb, 3, 7, 1, -1);
+    nb.acts[1] = NN_MAXOUT; /* one maxout layer at least (in place and with errors) */
+    nb.params[1] = 3;
     const nn_net *net = &nb.net;
     const int L = 3;
     const int64_t P = nn_param_count(net), n = 5, k = nb.sizes[L];
@@ -429,19 +532,21 @@ static void test_backward(void)
     for (int64_t i = 0; i < n * k; i++) Y[i] = srand_(1);
     nn_workspace *ws = nn_workspace_new_f64(net, n);
     nn_gradients_f64(net, p, ws, NN_MSE, X, Y, n, g1);
-    double *acts[4], *errors[4] = {NULL}, *deltas[4] = {NULL};
+    double *acts[4], *errors[4] = {NULL}, *deltas[4] = {NULL}, *pre[4] = {NULL};
     acts[0] = X;
     for (int l = 1; l <= L; l++) {
-        acts[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
-        errors[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
-        deltas[l] = xmalloc(sizeof(double) * (size_t)(n * nb.sizes[l]));
+        acts[l] = layer_buffer(net, l, n, 0);
+        errors[l] = layer_buffer(net, l, n, 0);
+        deltas[l] = layer_buffer(net, l, n, 1);
+        pre[l] = layer_buffer(net, l, n, 1);
     }
-    nn_forward_f64(net, p, acts, n);
-    nn_backward_f64(net, p, (const double *const *)acts, Y, n, NN_MSE, errors, deltas, g2);
-    nn_backward_f64(net, p, (const double *const *)acts, Y, n, NN_MSE, NULL, deltas, g3);
+    nn_forward_f64(net, p, acts, pre, n);
+    const double *const *cpre = (const double *const *)pre;
+    nn_backward_f64(net, p, (const double *const *)acts, cpre, Y, n, NN_MSE, errors, deltas, g2);
+    nn_backward_f64(net, p, (const double *const *)acts, cpre, Y, n, NN_MSE, NULL, deltas, g3);
     CHECK(max_abs_diff(g1, g2, P, NULL) <= 1e-14, "backward with errors");
     CHECK(max_abs_diff(g1, g3, P, NULL) <= 1e-14, "backward without errors");
-    for (int l = 1; l <= L; l++) free(acts[l]), free(errors[l]), free(deltas[l]);
+    for (int l = 1; l <= L; l++) free(acts[l]), free(errors[l]), free(deltas[l]), free(pre[l]);
     nn_workspace_free(ws);
     free(p), free(g1), free(g2), free(g3), free(X), free(Y);
 }
@@ -483,7 +588,7 @@ static void test_train(void)
 {
     int64_t sizes[] = {2, 6, 1};
     int acts[] = {NN_TANH, NN_SIGMOID};
-    nn_net net = {2, sizes, acts, 1};
+    nn_net net = {2, sizes, acts, 1, NULL};
     const int64_t P = nn_param_count(&net), n = 4;
     const double Xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, Ys[] = {0, 1, 1, 0};
     double *X = xmalloc(sizeof Xs), *Y = xmalloc(sizeof Ys);
@@ -576,7 +681,7 @@ static void test_train(void)
     /* divergence: linear output, huge lr -> NONFINITE, params and state restored
      * to the start of the failing epoch */
     int lin_acts[] = {NN_LINEAR, NN_LINEAR};
-    nn_net lin = {2, sizes, lin_acts, 1};
+    nn_net lin = {2, sizes, lin_acts, 1, NULL};
     for (int opt = 0; opt < 3; opt++) {
         cfg = base_config(n);
         cfg.optimizer = opt == 2 ? NN_ADAM : NN_SGD;
@@ -729,13 +834,27 @@ static void test_fused(int trials)
     /* Trask's 3-4-1 and Zhou's 2-2-1 take it; a wide layer or a big batch does not */
     int64_t trask[] = {3, 4, 1}, zhou[] = {2, 2, 1}, wide[] = {3, 64, 64, 1};
     int sig[] = {NN_SIGMOID, NN_SIGMOID, NN_SIGMOID}, soft[] = {NN_SIGMOID, NN_SOFTMAX};
-    nn_net tn = {2, trask, sig, 0}, zn = {2, zhou, sig, 1}, wn = {3, wide, sig, 1};
-    nn_net sn = {2, trask, soft, 1};
+    nn_net tn = {2, trask, sig, 0, NULL}, zn = {2, zhou, sig, 1, NULL}, wn = {3, wide, sig, 1, NULL};
+    nn_net sn = {2, trask, soft, 1, NULL};
     CHECK(nn_fused_path_used_f64(&tn, 4) && nn_fused_path_used_f32(&tn, 4), "Trask fused");
     CHECK(nn_fused_path_used_f64(&zn, 1), "Zhou fused");
     CHECK(!nn_fused_path_used_f64(&tn, 5) && nn_fused_path_used_f32(&tn, 8), "batch > lanes");
     CHECK(!nn_fused_path_used_f64(&wn, 4), "64-wide layers are not fused");
     CHECK(!nn_fused_path_used_f64(&sn, 4), "softmax is not fused");
+    int mo[] = {NN_MAXOUT, NN_SIGMOID};
+    nn_net mn = {2, trask, mo, 1, NULL};
+    CHECK(!nn_fused_path_used_f64(&mn, 4) && !nn_fused_path_used_f32(&mn, 4), "maxout is not fused");
+    /* leaky ReLU and ELU at other parameters take it, to the general path's bits */
+    int lk[] = {NN_LEAKY_RELU, NN_ELU};
+    double lkp[][2] = {{0.1, 1.0}, {0.3, 0.5}, {0.0, 2.5}, {0.01, 1.0}};
+    for (int i = 0; i < 4; i++) {
+        nn_net ln = {2, zhou, lk, i % 2, lkp[i]};
+        CHECK(fused_case_f64(&ln, NN_MSE, i % 3, 4, 4, 0, 20, 1000 + i) &&
+                  fused_case_f32(&ln, NN_SSE, (i + 1) % 3, 8, 8, i % 2, 20, 2000 + i),
+              "leaky/elu with parameters %g, %g run fused", lkp[i][0], lkp[i][1]);
+        nn_net lt = {2, trask, lk, 1, lkp[i]};
+        CHECK(fused_case_f64(&lt, NN_MSE, 2, 4, 2, 1, 15, 3000 + i), "trask leaky/elu fused");
+    }
     nn_set_fused_path(0);
     CHECK(!nn_fused_path_used_f64(&tn, 4), "nn_set_fused_path(0)");
     nn_set_fused_path(1);
@@ -866,11 +985,13 @@ static void test_tn_sgd(void)
 /* Plain SGD training (the update folded into backpropagation) against
  * nn_gradients and the update p - lr * g, step by step, to the bit: f64 and
  * f32, with and without biases, batches below and above NN_GEMM_KC. */
-#define SGD_TRAIN_CHECK(T, S, bias, n, B)                                                   \
+#define SGD_TRAIN_CHECK(T, S, bias, n, B) SGD_TRAIN_CHECK_ACTS(T, S, bias, n, B, NN_RELU, NN_TANH, NULL)
+/* ... with the hidden activations a0, a1 and their parameters (NULL: defaults) */
+#define SGD_TRAIN_CHECK_ACTS(T, S, bias, n, B, a0, a1, act_params)                            \
     do {                                                                                    \
         int64_t sz[4] = {37, 70, 33, 3};                                                    \
-        int ac[3] = {NN_RELU, NN_TANH, NN_SOFTMAX};                                         \
-        const nn_net net = {3, sz, ac, bias};                                               \
+        int ac[3] = {a0, a1, NN_SOFTMAX};                                                   \
+        const nn_net net = {3, sz, ac, bias, act_params};                                   \
         const int64_t P = nn_param_count(&net);                                             \
         T *p1 = xmalloc(sizeof(T) * (size_t)P), *p2 = xmalloc(sizeof(T) * (size_t)P);       \
         T *gr = xmalloc(sizeof(T) * (size_t)P);                                             \
@@ -897,7 +1018,8 @@ static void test_tn_sgd(void)
         }                                                                                   \
         nn_workspace_free(ws);                                                              \
         CHECK(memcmp(p1, p2, sizeof(T) * (size_t)P) == 0,                                   \
-              #S " SGD training (bias %d, n %d, batch %d) equals gradients + update", bias, n, B); \
+              #S " SGD training (bias %d, n %d, batch %d, acts %d %d) equals gradients + update", \
+              bias, n, B, a0, a1);                                                          \
         free(p1), free(p2), free(gr), free(X), free(Y);                                     \
     } while (0)
 
@@ -909,6 +1031,10 @@ static void test_sgd_folded(void)
         SGD_TRAIN_CHECK(double, f64, bias, 600, 300);
         SGD_TRAIN_CHECK(float, f32, bias, 600, 300);
         SGD_TRAIN_CHECK(float, f32, bias, 50, 7);
+        double mp[3] = {3, 0.2, NAN}, ep[3] = {2.0, 2, NAN};
+        SGD_TRAIN_CHECK_ACTS(double, f64, bias, 200, 64, NN_MAXOUT, NN_LEAKY_RELU, mp);
+        SGD_TRAIN_CHECK_ACTS(float, f32, bias, 50, 7, NN_MAXOUT, NN_LEAKY_RELU, mp);
+        SGD_TRAIN_CHECK_ACTS(double, f64, bias, 600, 300, NN_ELU, NN_MAXOUT, ep);
     }
 }
 
@@ -933,7 +1059,7 @@ static void test_mt19937(void)
     /* a draw past the first 624-word block, and the init over it */
     int64_t sizes[3] = {784, 30, 2};
     int acts[2] = {NN_SIGMOID, NN_SIGMOID};
-    const nn_net net = {2, sizes, acts, 1};
+    const nn_net net = {2, sizes, acts, 1, NULL};
     double *p = calloc((size_t)nn_param_count(&net), sizeof(double));
     float *q = calloc((size_t)nn_param_count(&net), sizeof(float));
     nn_mt19937_seed(&s, 3);
@@ -957,6 +1083,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
     test_layout();
+    test_activation_params();
     test_poll_scope();
     test_shapes();
     test_forward(quick ? 12 : 60);

@@ -3,7 +3,7 @@ must pass (run by .ci/packaging.sh against the installed wheel).  It is also
 run, so that every line is a call that works."""
 import os
 import tempfile
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +28,8 @@ biases: Optional[List[NDArray[np.float64]]] = net.biases
 sizes: List[int] = net.sizes
 copy: Network = net.copy()
 two = Network.from_weights(net.weights, None, activation=net.activations)
+maxout = Network([3, 4, 1], activation=[("maxout", 3), ("leaky_relu", 0.1)], seed=0)
+act_params: List[Union[None, float, int]] = maxout.activation_params
 with tempfile.TemporaryDirectory() as folder:
     path: str = net.save(os.path.join(folder, "net.npz"))
     back: Network = Network.load(path)
@@ -37,4 +39,4 @@ nnext.set_num_threads(None)
 threads: int = nnext.get_num_threads()
 table = nnext.sweep([3, 4, 1], X, y, lrs=[0.5, 1.0], seeds=[0], epochs=10, as_frame=False)
 print(len(losses), out.shape, len(layers), value, len(dW), db, ok, biases, sizes, copy.n_params,
-      two.dtype, back.sizes, single, threads, len(table))
+      two.dtype, back.sizes, single, threads, len(table), act_params)
