@@ -138,6 +138,9 @@ def check_activations(activation, n_layers, params=None):
     list of parameters that overrides the pairs' (used when reading a state
     or a file, where names and parameters are stored apart; None entries
     mean the default)."""
+    if type(activation) is str and params is None and activation in _ANY_LAYER_DEFAULTS:
+        # the common case: one name for every layer, at its default
+        return [activation] * n_layers, [_ANY_LAYER_DEFAULTS[activation]] * n_layers
     if isinstance(activation, str) or (isinstance(activation, tuple) and _is_pair(activation)):
         specs = [activation] * n_layers
     else:
@@ -317,3 +320,9 @@ class Adaptive:
             self.lr /= 5.0
             self.count = 0
         return self.lr
+
+
+# The activations any layer may have (not softmax, output only; not maxout,
+# hidden only), to their default parameters: check_activations' common case.
+_ANY_LAYER_DEFAULTS = {name: activation_default(name) for name in ACTIVATIONS
+                       if name not in ("softmax", "maxout")}
