@@ -81,6 +81,13 @@ def check_sizes(sizes):
     return [int(integer(s, f"sizes[{i}] (in {sizes!r})", 1, _core.MAX_WIDTH)) for i, s in enumerate(sizes)]
 
 
+def param_count(sizes, bias):
+    """The number of parameters of a network of these (checked) sizes: the
+    count nnext_core.h's layout (nn_param_count) gives, for checks made before
+    an engine exists."""
+    return sum(n_in * n_out + (n_out if bias else 0) for n_in, n_out in zip(sizes, sizes[1:]))
+
+
 def check_activations(activation, n_layers):
     names = [activation] * n_layers if isinstance(activation, str) else activation
     try:

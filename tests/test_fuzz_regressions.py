@@ -60,3 +60,97 @@ def test_optimizer_state_with_huge_integers_is_a_value_error(where):
     opt[where] = 2 ** 70
     with pytest.raises(ValueError, match="optimizer state"):
         unpickle_with(net, opt=tuple(opt))
+
+
+def test_a_small_state_cannot_declare_a_huge_architecture():
+    # the engine was built (the declared architecture allocated: 2**33
+    # float64 here) before params were found not to fit it
+    net = Network([2, 3, 1], seed=0)
+    state = net.__getstate__()
+    out, peak = peak_bytes(lambda: unpickle_with(net, sizes=[2 ** 16, 2 ** 17, 1],
+                                                 activations=["relu", "linear"], opt=None,
+                                                 params=state["params"]))
+    assert isinstance(out, ValueError) and "params must have shape" in str(out), out
+    assert peak < 1 << 20, peak
+
+
+def test_a_failed_setstate_leaves_the_network_unchanged():
+    net = fitted()
+    before = net.__getstate__()
+    bad = dict(before, params=np.full_like(before["params"], np.nan))
+    with pytest.raises(ValueError, match="NaN"):
+        net.__setstate__(bad)
+    after = net.__getstate__()
+    assert np.array_equal(after["params"], before["params"])
+    assert after["sizes"] == before["sizes"]
+
+
+def npz_bytes(arrays, compression=zipfile.ZIP_STORED, shapes=None):
+    """An .npz archive of these arrays; shapes: {name: shape} written into a
+    member's header in place of its own (its data unchanged)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as z:
+        for name, arr in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
+            data = member.getvalue()
+            if shapes and name in shapes:
+                header = np.lib.format.header_data_from_array_1_0(np.asarray(arr))
+                header["shape"] = shapes[name]
+                head = io.BytesIO()
+                np.lib.format.write_array_header_1_0(head, header)
+                old = io.BytesIO(data)
+                np.lib.format.read_magic(old)
+                np.lib.format.read_array_header_1_0(old)
+                data = head.getvalue() + data[old.tell():]
+            z.writestr(name + ".npy", data)
+    return buf.getvalue()
+
+
+def saved_arrays(tmp_path, net):
+    with np.load(net.save(tmp_path / "orig.npz"), allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_a_small_file_cannot_declare_a_huge_architecture(tmp_path):
+    # fuzz_load's memory check: a 1 kB file declaring W0 of 8192 x 8192 made
+    # numpy allocate the 512 MB array before finding the data missing
+    arrays = saved_arrays(tmp_path, Network([2, 3, 1], bias=False, seed=0))
+    arrays["sizes"] = np.array([8192, 8192, 1])
+    arrays["W1"] = np.zeros((8192, 1))
+    path = tmp_path / "small.npz"
+    path.write_bytes(npz_bytes(arrays, shapes={"W0": (8192, 8192)}))
+    out, peak = peak_bytes(lambda: Network.load(path))
+    assert isinstance(out, ValueError) and "less than its shape" in str(out), out
+    assert peak < 8 << 20, peak
+
+
+def test_members_in_other_compression_methods_are_refused(tmp_path):
+    arrays = saved_arrays(tmp_path, Network([2, 3, 1], seed=0))
+    path = tmp_path / "bz.npz"
+    path.write_bytes(npz_bytes(arrays, compression=zipfile.ZIP_BZIP2))
+    with pytest.raises(ValueError, match="compression method"):
+        Network.load(path)
+
+
+def test_deflated_files_still_load(tmp_path):
+    net = Network([3, 5, 2], activation=["tanh", "softmax"], seed=0)
+    path = tmp_path / "deflated.npz"
+    path.write_bytes(npz_bytes(saved_arrays(tmp_path, net), compression=zipfile.ZIP_DEFLATED))
+    loaded = Network.load(path)
+    assert np.array_equal(loaded.__getstate__()["params"], net.__getstate__()["params"])
+
+
+def test_a_member_claiming_more_than_the_archive_holds_is_refused(tmp_path):
+    data = bytearray(open(Network([2, 3, 1], seed=0).save(tmp_path / "n.npz"), "rb").read())
+    # the last central-directory entry's compressed and uncompressed sizes, grown
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        last = z.infolist()[-1]
+    cd = data.rfind(b"PK\x01\x02")
+    assert cd > 0
+    for offset in (20, 24):  # compressed size, uncompressed size
+        data[cd + offset:cd + offset + 4] = (last.file_size + 10 ** 6).to_bytes(4, "little")
+    path = tmp_path / "claims.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="truncated or corrupted|not a readable|not a valid"):
+        Network.load(path)
