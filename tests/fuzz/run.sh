@@ -53,8 +53,8 @@ build_core() {
     # shellcheck disable=SC2046
     clang -std=c11 -g -O1 -pthread -Wall -Wextra -Wno-unknown-attributes $SAN_FLAGS \
         -fsanitize=fuzzer -I"$CSRC" "$ROOT/tests/fuzz/fuzz_core.c" $(ls "$CSRC"/nnext_*.c) \
-        -lm -o "$exe.tmp"
-    mv "$exe.tmp" "$exe"
+        -lm -o "$exe.tmp.$$"
+    mv "$exe.tmp.$$" "$exe"
 }
 
 build_ext() {
