@@ -2,8 +2,6 @@
 ordinary test: unpickled states and loaded files that escaped the documented
 ValueError/TypeError, or made a small input allocate a huge architecture."""
 import io
-import os
-import pickle
 import tracemalloc
 import zipfile
 

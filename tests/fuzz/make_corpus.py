@@ -11,7 +11,6 @@ varied shapes and calls.  core: one seed per mode of fuzz_core.c.
 Needs only numpy and nnext (any build).
 """
 import hashlib
-import io
 import os
 import sys
 import tempfile

@@ -74,8 +74,10 @@ build_ext() {
     touch "$stamp"
 }
 
+# one build at a time: concurrent runs share $DIR
+exec 9>"$DIR/.build.lock"
 case "$TARGET" in
-build) build_core; build_ext; exit 0 ;;
+build) flock 9; build_core; build_ext; exit 0 ;;
 load | api | core) ;;
 *) usage ;;
 esac
@@ -93,12 +95,12 @@ FLAGS=(-max_total_time="$SECONDS_BUDGET" -timeout="$TIMEOUT" -rss_limit_mb=3072
 
 status=0
 if [ "$TARGET" = core ]; then
-    build_core
+    flock 9; build_core; flock -u 9
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1:detect_stack_use_after_return=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$DIR/fuzz_core" "${FLAGS[@]}" > "$LOG" 2>&1 || status=$?
 else
-    build_ext
+    flock 9; build_ext; flock -u 9
     ATHERIS=$("$PYTHON" -c 'import atheris, os; print(atheris.path())')
     # Python is not instrumented: the ASan runtime (with libFuzzer, from
     # atheris) is preloaded, and libstdc++ for ASan's __cxa_throw interceptor
