@@ -146,6 +146,8 @@ def fuzz_pickle(fdp):
         state.pop(fdp.PickValueInList(list(state)))
     if fdp.ConsumeIntInRange(0, 15) == 0:
         state = fuzzed_value(fdp, state)
+    if state is None:  # pickle's "no state": the object is never built (a bare __new__)
+        return
 
     class Crafted(pickle.Pickler):
         """Pickles `net` as Network's own reduction would, with the fuzzed state."""
