@@ -18,7 +18,8 @@ def fitted(momentum=0.5):
 
 
 def unpickle_with(net, **changes):
-    """pickle.loads of net's pickle with its state's entries replaced."""
+    """What pickle.loads does with net's pickle (a bare Network, then __setstate__),
+    with the state's entries replaced."""
     state = net.__getstate__()
     state.update(changes)
     fresh = Network.__new__(Network)
