@@ -48,13 +48,23 @@ def same_parameters(a, b):
 
 
 def check_usable(net, rng_seed=0):
-    """A loaded network must predict finite outputs of the right shape on finite input."""
+    """A loaded network must predict outputs of the right shape on finite
+    input, finite unless its own weights make the sums overflow (weights near
+    the dtype's largest value are valid, and so is their inf)."""
     rng = np.random.default_rng(rng_seed)
     X = rng.uniform(-1, 1, size=(3, net.sizes[0]))
     out = net.predict(X)
     if out.shape != (3, net.sizes[-1]) or out.dtype != net.dtype:
         raise AssertionError(f"predict gave shape {out.shape} dtype {out.dtype}")
-    if not np.all(np.isfinite(out)):
+    # |a| @ |W| + |b| layer by layer (activations are 1-Lipschitz or bounded by 1)
+    mag = np.abs(X)
+    biases = net.biases
+    with np.errstate(all="ignore"):
+        for l, w in enumerate(net.weights):
+            mag = np.maximum(mag @ np.abs(w.astype(np.float64)) +
+                             (np.abs(biases[l].astype(np.float64)) if biases is not None else 0), 1.0)
+    overflows = not np.all(mag < float(np.finfo(net.dtype).max) / 1e6)
+    if not overflows and not np.all(np.isfinite(out)):
         raise AssertionError(f"a loaded network predicts non-finite values: {out}")
     return out
 
