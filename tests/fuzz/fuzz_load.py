@@ -13,7 +13,7 @@ The first byte picks the way in:
 Either way the outcome must be a network that predicts finite outputs of the
 right shape on finite input, or ValueError / TypeError / OSError (load) or
 ValueError / TypeError (unpickling); never a crash, a sanitizer report, a hang
-(libFuzzer's -timeout) or more memory than the declared architecture needs
+(over 1 s of CPU; libFuzzer's -timeout for one that never returns) or more memory than the declared architecture needs
 (tracemalloc's peak, numpy's buffers included, against the parameter bytes
 the input declares plus a constant; load also within a multiple of the
 file's own size).
@@ -26,6 +26,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +38,15 @@ import atheris  # noqa: E402
 TMP = tempfile.mkdtemp(prefix="nnext-fuzz-load-")
 PATH = os.path.join(TMP, "net.npz")
 SLACK = 4 << 20  # bytes: Python objects, zipfile's buffers, headers
+CPU_LIMIT = 1.0  # seconds of CPU for one load or unpickling (the process's
+# CPU time, not the wall clock, which a loaded machine stretches; libFuzzer's
+# -timeout catches a hang that never returns)
+
+
+def check_cpu(started, what):
+    used = time.process_time() - started
+    if used > CPU_LIMIT:
+        raise AssertionError(f"{what} took {used:.2f} s of CPU (limit {CPU_LIMIT} s)")
 
 
 def declared_bytes(data):
@@ -60,6 +70,7 @@ def fuzz_file(data):
     with open(PATH, "wb") as f:
         f.write(data)
     tracemalloc.start()
+    started = time.process_time()
     try:
         net = nnext.Network.load(PATH)
     except (ValueError, TypeError, OSError):
@@ -67,6 +78,7 @@ def fuzz_file(data):
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    check_cpu(started, f"load of a {len(data)}-byte file")
     # memory: the declared architecture (a float64 copy and a network's block,
     # with numpy's temporaries), never more than a multiple of the file itself
     limit = SLACK + min(4 * declared_bytes(data), 2048 * len(data))
@@ -162,6 +174,7 @@ def fuzz_pickle(fdp):
     payload = buf.getvalue()
     budget = SLACK + 16 * len(payload) + 64 * net.n_params
     tracemalloc.start()
+    started = time.process_time()
     try:
         loaded = pickle.loads(payload)
     except (ValueError, TypeError):
@@ -169,6 +182,7 @@ def fuzz_pickle(fdp):
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    check_cpu(started, f"unpickling a {len(payload)}-byte payload")
     if peak > budget:
         raise AssertionError(f"unpickling a {len(payload)}-byte payload used {peak} bytes")
     if loaded is not None:
