@@ -196,10 +196,11 @@ def fuzz_pickle(fdp):
 def test_one_input(data):
     if not data:
         return
-    if data[0] % 2 == 0:
-        fuzz_file(data[1:])
-    else:
-        fuzz_pickle(atheris.FuzzedDataProvider(data[1:]))
+    with fuzzlib.keep_failing_input(data):
+        if data[0] % 2 == 0:
+            fuzz_file(data[1:])
+        else:
+            fuzz_pickle(atheris.FuzzedDataProvider(data[1:]))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ The targets run against whatever ``nnext`` is importable; tests/fuzz/run.sh
 makes that the ASan+UBSan build with coverage instrumentation, in a scratch
 directory.
 """
+import contextlib
+import hashlib
 import os
 import sys
 
@@ -67,6 +69,23 @@ def check_usable(net, rng_seed=0):
     if not overflows and not np.all(np.isfinite(out)):
         raise AssertionError(f"a loaded network predicts non-finite values: {out}")
     return out
+
+
+@contextlib.contextmanager
+def keep_failing_input(data):
+    """An input that makes the target raise is written to $NNEXT_FUZZ_ARTIFACTS
+    (run.sh sets it) before libFuzzer's own report, which a slow stack
+    symbolisation on a loaded machine can cut short."""
+    try:
+        yield
+    except BaseException:
+        folder = os.environ.get("NNEXT_FUZZ_ARTIFACTS")
+        if folder:
+            name = os.path.join(folder, "failure-" + hashlib.sha1(data).hexdigest())
+            with open(name, "wb") as f:
+                f.write(data)
+            print(f"failing input written to {name}", file=sys.stderr)
+        raise
 
 
 def main(test_one_input):

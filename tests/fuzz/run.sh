@@ -114,7 +114,7 @@ else
      LD_PRELOAD="$ATHERIS/asan_with_fuzzer.so $(gcc -print-file-name=libstdc++.so)" \
      ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_odr_violation=0:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     PYTHONPATH="$DIR/lib" NNEXT_NUM_THREADS=1 \
+     PYTHONPATH="$DIR/lib" NNEXT_NUM_THREADS=1 NNEXT_FUZZ_ARTIFACTS="$DIR/artifacts" \
          "$PYTHON" "$ROOT/tests/fuzz/fuzz_$TARGET.py" "${FLAGS[@]}") > "$LOG" 2>&1 || status=$?
 fi
 
