@@ -91,7 +91,9 @@ def array(fdp, shape, net, big=True, labels=None):
         return big_arr[::2, ::2]
     if layout == 3:
         return arr[::-1, ::-1][::-1, ::-1] if fdp.ConsumeBool() else np.ascontiguousarray(arr.T).T
-    if layout == 4 and arr.dtype == net.dtype:  # a view of the network's own weights
+    if layout == 4 and arr.dtype == net.dtype and np.all(np.isfinite(arr)):
+        # a view of the network's own weights (finite values only: writing NaN
+        # into the weights through a view is the user's own doing)
         for w in net.weights:
             if w.size >= arr.size:
                 view = w.reshape(-1)[:arr.size].reshape(arr.shape)
