@@ -415,6 +415,7 @@ def run_fit(fdp, net, X, y, loss, n):
     had_state = net.__getstate__()["opt"] is not None
     params = net_params(net)
     X64 = float64_copy(X)
+    y_before = np.array(y, copy=True) if isinstance(y, np.ndarray) else y  # X, y may be views of the weights
     history = net.fit(X, y, loss=loss, **kw)
     if len(history.loss) > max(kw["epochs"], 0) or not all(math.isfinite(v) for v in history.loss):
         raise AssertionError(f"fit's history: {history.loss}")
@@ -430,7 +431,7 @@ def run_fit(fdp, net, X, y, loss, n):
         return
     # the reference: the same steps in float64
     layers, _ = reference(reference_layers, net, params, X64)
-    Y = reference(ref_targets, y, loss, net.sizes[-1])
+    Y = reference(ref_targets, y_before, loss, net.sizes[-1])
     check_output_edges(loss, layers[-1], net)
     check_slopes(net, layers)
     opts = {k: kw[k] for k in ("batch_size", "momentum", "nesterov", "l2", "l1", "beta1", "beta2") if k in kw}
