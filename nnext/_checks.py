@@ -129,6 +129,14 @@ def _is_pair(x):
     return isinstance(x, (tuple, list)) and len(x) == 2 and isinstance(x[0], str) and not isinstance(x[1], str)
 
 
+def param_count(sizes, cols, bias):
+    """The number of parameters of a network of these (checked) sizes, each
+    layer `cols[l]` columns wide (layer_cols: sizes[l+1], or m*k for maxout):
+    the count nnext_core.h's layout (nn_param_count) gives, for checks made
+    before an engine exists."""
+    return sum(n_in * n_cols + (n_cols if bias else 0) for n_in, n_cols in zip(sizes, cols))
+
+
 def check_activations(activation, n_layers, params=None):
     """``(names, params)``: one activation name and one parameter per layer
     (None for an activation without one, its default when none was given).

@@ -3,7 +3,11 @@
 `load` reads the archive's directory and each member's ``.npy`` header
 first, and refuses unknown members, wrong dtypes and shapes that do not match
 the declared architecture before it reads any data, so its memory is bounded
-by the architecture the file declares (not by what a member claims to hold).
+by the architecture the file declares (not by what a member claims to hold);
+and a member must be large enough in the archive for its shape (stored, or
+deflated at most _MAX_DEFLATE_RATIO to 1), so that its memory is also bounded
+by a multiple of the file's own size: a small file cannot declare a huge
+architecture and have it allocated.
 """
 
 import os
@@ -28,6 +32,8 @@ _META = {"format": ("U", ()), "version": ("iu", ()), "sizes": ("iu", None),
          "activations": ("U", None), "bias": ("b", ()), "dtype": ("U", ()),
          "activation_params": ("f", None)}
 _MAX_META_BYTES = 1 << 16  # metadata members are tiny: sizes, names
+# deflate's best ratio is about 1032 to 1 (RFC 1951: 258 bytes per 2-bit code)
+_MAX_DEFLATE_RATIO = 1032
 
 
 def save(net, path):
@@ -109,7 +115,7 @@ def load(cls, path):
                          f"hold an nnext network)")
     try:
         with open(path, "rb") as f, zipfile.ZipFile(f) as z:
-            return _read(cls, z, path)
+            return _read(cls, z, path, os.fstat(f.fileno()).st_size)
     except (TypeError, ValueError) as e:
         if type(e) is ValueError and repr(path) in str(e):
             raise
@@ -140,11 +146,19 @@ def _array(z, info, shape, dtype):
     return arr
 
 
-def _read(cls, z, path):
+def _read(cls, z, path, archive_bytes):
     infos = {}
     for info in z.infolist():
         if not info.filename.endswith(".npy"):
             raise ValueError(f"{path!r} holds {info.filename!r}, which is not an array")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"{path!r}: {info.filename!r} uses compression method "
+                             f"{info.compress_type} (numpy writes stored or deflated members)")
+        if info.header_offset + info.compress_size > archive_bytes or \
+                (info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size) or \
+                info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096:
+            raise ValueError(f"{path!r}: {info.filename!r} claims {info.file_size} bytes from "
+                             f"{info.compress_size} in a {archive_bytes}-byte file (truncated or corrupted)")
         name = info.filename[:-4]
         if name in infos:
             raise ValueError(f"{path!r} holds {name!r} twice")
@@ -203,10 +217,13 @@ def _read(cls, z, path):
                 raise ValueError(f"{path!r}: {name} has dtype {got_dtype}, expected real numbers")
             if got_shape != shape:
                 raise ValueError(f"{path!r}: {name} has shape {got_shape}, expected {shape}")
-            limit = 4096 + got_dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-            if infos[name].file_size > limit:
+            need = got_dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+            if infos[name].file_size > 4096 + need:
                 raise ValueError(f"{path!r}: {name} is {infos[name].file_size} bytes, more than "
                                  f"its shape {shape} needs")
+            if infos[name].file_size < need:  # checked before numpy allocates the shape
+                raise ValueError(f"{path!r}: {name} is {infos[name].file_size} bytes, less than "
+                                 f"its shape {shape} needs ({need}): truncated")
             plan.append((name, shape, got_dtype))
     arrays = {name: _array(z, infos[name], shape, dt) for name, shape, dt in plan}
     weights = [arrays[f"W{l}"] for l in range(n_layers)]

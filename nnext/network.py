@@ -750,8 +750,18 @@ class Network:
             params, opt = state["params"], state.get("opt")
         except KeyError as e:
             raise ValueError(f"Network state lacks {e.args[0]!r}") from None
+        # params checked into a block of the declared size before the engine
+        # allocates anything: a small state cannot declare a huge architecture
+        params = np.asarray(params)
+        cols = [_checks.layer_cols(a, p, m) for a, p, m in zip(names, act_params, sizes[1:])]
+        n_params = _checks.param_count(sizes, cols, bias)
+        if params.shape != (n_params,):
+            raise ValueError(f"Network state's params must have shape ({n_params},) for sizes "
+                             f"{sizes} (bias={bias}), got {params.shape}")
+        block = np.empty(n_params, dtype=dtype)
+        _checks.copy_checked(block, params, "params")
         self._build(sizes, names, act_params, bias, dtype)
-        _checks.copy_checked(self._params, params, "params")
+        self._params[...] = block
         self._engine.set_optimizer_state(opt)
 
     @classmethod

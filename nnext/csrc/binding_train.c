@@ -242,7 +242,20 @@ PyObject *engine_set_optimizer_state(EngineObject *self, PyObject *arg)
     int optimizer, blocks;
     PyObject *state_obj;
     long long step;
-    if (!PyArg_ParseTuple(arg, "iiOL", &optimizer, &blocks, &state_obj, &step)) return NULL;
+    /* (PyArg_ParseTuple takes a tuple only: anything else, e.g. a list from an
+     * unpickled state, would be a SystemError; an int out of range an OverflowError) */
+    if (!PyTuple_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "optimizer state must be None or a tuple (optimizer, "
+                     "blocks, state, adam_step), got %.80s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(arg, "iiOL", &optimizer, &blocks, &state_obj, &step)) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "optimizer state: invalid optimizer, blocks or step");
+        }
+        return NULL;
+    }
     if (optimizer < 0 || optimizer >= NN_N_OPTIMIZERS || blocks < 0 || blocks > 2 || step < 0) {
         PyErr_SetString(PyExc_ValueError, "optimizer state: invalid optimizer, blocks or step");
         return NULL;

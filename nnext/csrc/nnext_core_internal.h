@@ -85,4 +85,14 @@ static inline double rng_uniform(uint64_t *state)
 #define NN_HAVE_VECTORS 0
 #endif
 
+/* (a[i0] or b[i0 - 4], ...): four lanes picked from two 4-lane vectors, with
+ * constant indices.  GCC spells it __builtin_shuffle with an index vector,
+ * clang __builtin_shufflevector (the fuzz targets are built with clang). */
+#if defined(__clang__)
+#define NN_SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define NN_SHUFFLE4(a, b, i0, i1, i2, i3) \
+    __builtin_shuffle(a, b, (long long __attribute__((vector_size(32)))){i0, i1, i2, i3})
+#endif
+
 #endif /* NNEXT_CORE_INTERNAL_H */

@@ -129,15 +129,14 @@ NN_INLINE double FN(fused_step)(const FN(fused_layer) *layers, int L, T *params,
         int64_t j = 0;
 #if NN_LANE_COUNT == 4
         for (; j + 4 <= n_out; j += 4) { /* four columns at once: delta turned into rows */
-            typedef long long M __attribute__((vector_size(32)));
-            const V t0 = __builtin_shuffle(delta[j], delta[j + 1], (M){0, 4, 2, 6});
-            const V t1 = __builtin_shuffle(delta[j], delta[j + 1], (M){1, 5, 3, 7});
-            const V t2 = __builtin_shuffle(delta[j + 2], delta[j + 3], (M){0, 4, 2, 6});
-            const V t3 = __builtin_shuffle(delta[j + 2], delta[j + 3], (M){1, 5, 3, 7});
-            const V rows[4] = {__builtin_shuffle(t0, t2, (M){0, 1, 4, 5}),  /* row 0, j..j+3 */
-                               __builtin_shuffle(t1, t3, (M){0, 1, 4, 5}),
-                               __builtin_shuffle(t0, t2, (M){2, 3, 6, 7}),
-                               __builtin_shuffle(t1, t3, (M){2, 3, 6, 7})};
+            const V t0 = NN_SHUFFLE4(delta[j], delta[j + 1], 0, 4, 2, 6);
+            const V t1 = NN_SHUFFLE4(delta[j], delta[j + 1], 1, 5, 3, 7);
+            const V t2 = NN_SHUFFLE4(delta[j + 2], delta[j + 3], 0, 4, 2, 6);
+            const V t3 = NN_SHUFFLE4(delta[j + 2], delta[j + 3], 1, 5, 3, 7);
+            const V rows[4] = {NN_SHUFFLE4(t0, t2, 0, 1, 4, 5),  /* row 0, j..j+3 */
+                               NN_SHUFFLE4(t1, t3, 0, 1, 4, 5),
+                               NN_SHUFFLE4(t0, t2, 2, 3, 6, 7),
+                               NN_SHUFFLE4(t1, t3, 2, 3, 6, 7)};
             for (int64_t i = 0; i < n_in; i++) {
                 V g = NN_SPLAT(0);
                 for (int64_t q = 0; q < b; q++) g += NN_SPLAT(in[i][q]) * rows[q];
