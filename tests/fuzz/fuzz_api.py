@@ -467,8 +467,11 @@ def one_input(data):
     fdp = atheris.FuzzedDataProvider(data)
     n_layers = fdp.ConsumeIntInRange(1, 3)
     sizes = [fdp.ConsumeIntInRange(1, 6) for _ in range(n_layers + 1)]
-    acts = [fdp.PickValueInList(fuzzlib.HIDDEN) for _ in range(n_layers - 1)] + \
-        [fdp.PickValueInList(fuzzlib.ACTIVATIONS)]
+    # (maxout is left out here: this target's error bounds propagate |a| @ |W|
+    # layer by layer at the layers' own widths, which maxout's m*k columns do
+    # not fit yet; tests/test_activation_params.py holds maxout to the reference)
+    acts = [fdp.PickValueInList(fuzzlib.HIDDEN_NO_MAXOUT) for _ in range(n_layers - 1)] + \
+        [fdp.PickValueInList(fuzzlib.OUTPUT)]
     dtype = fdp.PickValueInList(fuzzlib.DTYPES)
     net = nnext.Network(sizes, activation=acts if fdp.ConsumeBool() or len(set(acts)) > 1 else acts[0],
                         bias=fdp.ConsumeBool(), dtype=dtype,

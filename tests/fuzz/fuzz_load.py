@@ -133,7 +133,7 @@ def fuzzed_array(fdp, size=None):
 def fuzz_pickle(fdp):
     sizes = [fdp.ConsumeIntInRange(1, 9) for _ in range(fdp.ConsumeIntInRange(2, 4))]
     acts = [fdp.PickValueInList(fuzzlib.HIDDEN) for _ in sizes[2:]] + \
-        [fdp.PickValueInList(fuzzlib.ACTIVATIONS)]
+        [fdp.PickValueInList(fuzzlib.OUTPUT)]
     net = nnext.Network(sizes, activation=acts, bias=fdp.ConsumeBool(),
                         dtype=fdp.PickValueInList(fuzzlib.DTYPES), seed=0)
     if fdp.ConsumeBool():  # an optimizer state, as after a fit

@@ -25,6 +25,8 @@ import numpy as np  # noqa: E402
 
 ACTIVATIONS = list(nnext.ACTIVATIONS)  # every activation the installed nnext has
 HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
+HIDDEN_NO_MAXOUT = [a for a in HIDDEN if a != "maxout"]
+OUTPUT = [a for a in ACTIVATIONS if a != "maxout"]  # (maxout: hidden layers only, refused as output)
 DTYPES = ["float64", "float32"]
 LOSSES = list(nnext.LOSSES)
 
@@ -65,6 +67,8 @@ def check_usable(net, rng_seed=0):
         for l, w in enumerate(net.weights):
             mag = np.maximum(mag @ np.abs(w.astype(np.float64)) +
                              (np.abs(biases[l].astype(np.float64)) if biases is not None else 0), 1.0)
+            if net.activations[l] == "maxout":  # |max of the k pieces| <= the largest piece's bound
+                mag = mag.reshape(mag.shape[0], -1, net.activation_params[l]).max(axis=2)
     overflows = not np.all(mag < float(np.finfo(net.dtype).max) / 1e6)
     if not overflows and not np.all(np.isfinite(out)):
         raise AssertionError(f"a loaded network predicts non-finite values: {out}")

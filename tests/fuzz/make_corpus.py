@@ -37,8 +37,8 @@ def saved(net):
 
 
 def load_seeds():
-    acts = list(nnext.ACTIVATIONS)
-    hidden = [a for a in acts if a != "softmax"]
+    acts = [a for a in nnext.ACTIVATIONS if a != "maxout"]  # (maxout: hidden layers only)
+    hidden = [a for a in nnext.ACTIVATIONS if a != "softmax"]
     rng = np.random.RandomState(0)
     seeds = []
     for dtype in ("float64", "float32"):
@@ -52,6 +52,11 @@ def load_seeds():
     # every hidden activation inside a deeper network, once
     net = nnext.Network([3] + [4] * len(hidden) + [2], activation=hidden + ["softmax"], seed=1)
     seeds.append(b"\x00" + saved(net))
+    # activations with parameters (format version 2): a slope, an alpha, maxout's pieces
+    for dtype in ("float64", "float32"):
+        net = nnext.Network([3, 5, 4, 2], activation=[("leaky_relu", 0.2), ("maxout", 3), ("elu", 0.5)],
+                            dtype=dtype, seed=2)
+        seeds.append(b"\x00" + saved(net))
     # the pickle path: byte strings decoded by FuzzedDataProvider
     for i in range(8):
         seeds.append(bytes([1]) + rng.randint(0, 256, size=64, dtype=np.uint8).tobytes())
