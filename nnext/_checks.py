@@ -207,7 +207,7 @@ def check_dtype(dtype):
         pass
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except Exception:  # numpy's own errors: TypeError, and SyntaxError for some strings ("f8,,")
         exc = ValueError if isinstance(dtype, str) else TypeError
         raise exc(f"dtype must be 'float64' or 'float32', got {dtype!r}") from None
     if dt.name not in DTYPES:

@@ -168,3 +168,17 @@ def test_an_epoch_of_finite_batch_losses_has_a_finite_mean_loss():
     y = np.array([[0.99263174], [0.11717218]])
     history = net.fit(X, y, loss="bce", optimizer="adam", epochs=4, lr=1e30, batch_size=1, beta1=0.5)
     assert all(np.isfinite(history.loss)), history.loss
+
+
+@pytest.mark.parametrize("dtype", ["f8,,", "i4, )"])
+def test_a_dtype_string_numpy_cannot_parse_is_a_value_error(dtype):
+    """Found by the load fuzz target (a pickled state's dtype): numpy's parser of
+    comma strings raises SyntaxError, which escaped as such."""
+    with pytest.raises(ValueError, match="dtype"):
+        Network([2, 1], dtype=dtype)
+    net = Network([2, 1], seed=0)
+    state = net.__getstate__()
+    state["dtype"] = dtype
+    fresh = Network.__new__(Network)
+    with pytest.raises(ValueError, match="dtype"):
+        fresh.__setstate__(state)
