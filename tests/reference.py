@@ -340,5 +340,9 @@ def fit(weights, biases, activation, X, y, epochs, lr, loss="mse", batch_size=No
                     p -= rate * mhat / (np.sqrt(vhat) + eps)
                 else:
                     raise ValueError("unknown optimizer %r" % (optimizer,))
-        history.append(float(np.mean(batch_losses)))
+        mean = np.mean(batch_losses)
+        if not np.isfinite(mean) and np.all(np.isfinite(batch_losses)):
+            # the mean of finite losses is finite; their sum may not be
+            mean = min(np.mean(np.asarray(batch_losses) * 2.0**-64) * 2.0**64, np.finfo(np.float64).max)
+        history.append(float(mean))
     return weights, biases, history

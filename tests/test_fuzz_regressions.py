@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import reference
 from nnext import Network
 
 
@@ -155,19 +156,40 @@ def test_a_member_claiming_more_than_the_archive_holds_is_refused(tmp_path):
         Network.load(path)
 
 
-@pytest.mark.xfail(strict=True, reason="open (found by the api fuzz target at 22:01 on 2026-11-29): the "
-                   "epoch's mean loss is summed before it is divided, so finite batch losses near the "
-                   "float64 maximum add up to inf, and fit returns an inf loss without FloatingPointError")
 def test_an_epoch_of_finite_batch_losses_has_a_finite_mean_loss():
-    """Two per-sample steps whose bce losses (1.7e308 and 8.1e307) are finite: the
-    epoch's mean, (1.7e308 + 8.1e307) / 2, is finite too, and so must History.loss
-    be (or, were it not representable, fit must raise FloatingPointError)."""
+    """Found by the api fuzz target: two per-sample steps whose bce losses (1.7e308
+    and 8.1e307) are finite, but whose sum is not.  The epoch's mean,
+    (1.7e308 + 8.1e307) / 2, is finite, and History.loss must be that mean (it was
+    inf, without FloatingPointError)."""
     net = Network([1, 1], activation="sigmoid", bias=False, seed=0)
-    net.weights = [np.array([[7.949055388578493e+307]])]
+    W0 = np.array([[7.949055388578493e+307]])
+    net.weights = [W0]
     X = np.array([[-2.16434197], [1.15302261]])
     y = np.array([[0.99263174], [0.11717218]])
-    history = net.fit(X, y, loss="bce", optimizer="adam", epochs=4, lr=1e30, batch_size=1, beta1=0.5)
-    assert all(np.isfinite(history.loss)), history.loss
+    history = net.fit(X, y, loss="bce", optimizer="adam", epochs=1, lr=1e30, batch_size=1, beta1=0.5,
+                      shuffle=False)
+    # Adam's first steps move W by about lr = 1e30, below half an ulp of W (2^971):
+    # both rows see W0, and each loss is bce's stable form max(z, 0) - z y + log1p(exp(-|z|))
+    assert net.weights[0][0, 0] == W0[0, 0]
+    z = W0[0, 0] * X[:, 0]
+    losses = np.maximum(z, 0) - z * y[:, 0] + np.log1p(np.exp(-np.abs(z)))
+    assert np.all(np.isfinite(losses)) and not np.isfinite(losses.sum())  # the case
+    np.testing.assert_allclose(history.loss, [losses[0] / 2 + losses[1] / 2], rtol=1e-15)
+    more = net.fit(X, y, loss="bce", optimizer="adam", epochs=3, lr=1e30, batch_size=1, beta1=0.5)
+    assert all(np.isfinite(more.loss)), more.loss
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_the_mean_loss_of_an_epoch_is_unchanged_when_its_sum_is_finite(loss):
+    """The overflow-safe mean is read only when the plain sum overflowed: an
+    ordinary epoch's loss is still the plain mean of its batch losses."""
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(7, 3)), rng.uniform(0.1, 0.9, size=(7, 1))
+    net = Network([3, 4, 1], activation="sigmoid", seed=0)
+    W, b = [w.copy() for w in net.weights], [c.copy() for c in net.biases]
+    history = net.fit(X, y, loss=loss, epochs=2, lr=0.5, batch_size=3, shuffle=False)
+    _, _, expected = reference.fit(W, b, "sigmoid", X, y, epochs=2, lr=0.5, loss=loss, batch_size=3)
+    np.testing.assert_allclose(history.loss, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["f8,,", "i4, )"])

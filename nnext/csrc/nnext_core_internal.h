@@ -68,6 +68,18 @@ static inline int poller_tick(nn_poller *p)
     return nn_poll_due();
 }
 
+/* An epoch's mean loss: sum / count, where `small` is the same sum of
+ * finite batch losses times 2^-64.  When the plain sum overflowed (losses
+ * near DBL_MAX), the mean is taken from `small`, rounded back into the finite
+ * range it must lie in; otherwise it is the plain sum's, to the bit. */
+static inline double epoch_mean_loss(double sum, double small, int64_t count)
+{
+    const double mean = count == 1 ? sum : sum / (double)count;
+    if (isfinite(mean)) return mean;
+    const double rescaled = (count == 1 ? small : small / (double)count) * 0x1p64;
+    return rescaled > DBL_MAX ? DBL_MAX : rescaled < -DBL_MAX ? -DBL_MAX : rescaled;
+}
+
 /* splitmix64 -> uniform double in [0, 1) */
 static inline double rng_uniform(uint64_t *state)
 {

@@ -83,7 +83,9 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
         if (cfg->epoch_lr) cfg->lr = cfg->epoch_lr[e];
         if (checked) FN(save_state)(bb->snapshot, params, opt_state, P, n_state);
         if (order) FN(shuffle_rows)(order, n, &cfg->rng_state);
-        double loss_sum = 0;
+        /* loss_sum_small: the same sum times 2^-64, read only when loss_sum
+         * overflows though every batch loss was finite (losses near DBL_MAX) */
+        double loss_sum = 0, loss_sum_small = 0;
         int64_t n_batches = 0;
         int finite = 1, interrupted = 0;
         for (int64_t r = 0; r < n; r += B) {
@@ -128,6 +130,7 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
             }
             if (!finite) break;
             loss_sum += cfg->loss_by_rows ? loss * (double)b : loss;
+            loss_sum_small += cfg->loss_by_rows ? loss * 0x1p-64 * (double)b : loss * 0x1p-64;
             n_batches++;
             if (poller_tick(&poller)) {
                 interrupted = 1;
@@ -147,8 +150,8 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
             result->bad_epoch = e;
             return NN_ERR_NONFINITE;
         }
-        epoch_losses[e] = cfg->loss_by_rows ? loss_sum / (double)n
-                          : n_batches == 1 ? loss_sum : loss_sum / (double)n_batches;
+        epoch_losses[e] = epoch_mean_loss(loss_sum, loss_sum_small, cfg->loss_by_rows ? n
+                                          : n_batches);
         result->epochs_done = e + 1;
     }
     return NN_OK;
