@@ -323,12 +323,12 @@ class Network:
     def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
-        out = self._engine.predict_nowait(x)
+        out = self._engine.feedforward_nowait(x)  # a float for one sample of one output
         if out is None:
             with self._lock:
                 out = self._engine.predict(x)
-        if out.shape == (1,):
-            return out.item()  # a Python float, for either dtype
+            if out.shape == (1,):
+                return out.item()  # a Python float, for either dtype
         return out
 
     def forward(self, X: ArrayLike) -> List[NDArray[Any]]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import nnext
+import reference as R
 from nnext import Network
 
 
@@ -188,3 +189,33 @@ def test_feedforward_returns_a_python_float_for_either_dtype():
         y = net.feedforward(np.array([2.0, 3.0]))
         assert type(y) is float
         assert y == float(net.predict(np.array([[2.0, 3.0]]).astype(dtype))[0, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_feedforward_float_path_matches_predict_and_the_reference(dtype):
+    """feedforward_nowait makes the float without an array: the same value as
+    predict's, the reference's within the dtype's rounding, and arrays where
+    the sample or the output is not single; the busy fallback agrees."""
+    rs = np.random.RandomState(4)
+    net = Network([3, 5, 1], activation=["tanh", "sigmoid"], seed=2, dtype=dtype)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for x in (rs.normal(size=3), rs.normal(size=3) * 40, [0.5, -1, 2], rs.normal(size=3).astype(np.float32)):
+        y = net.feedforward(x)
+        assert type(y) is float
+        assert y == net.predict(np.asarray(x)).item()
+        want = R.forward([w.astype(np.float64) for w in net.weights], [b.astype(np.float64) for b in net.biases],
+                         ["tanh", "sigmoid"], np.asarray(x, np.float64)[None, :])[-1][0, 0]
+        assert abs(y - want) <= tol * max(1.0, abs(want))
+    assert net.feedforward(rs.normal(size=(2, 3))).shape == (2, 1)   # rows: an array
+    assert net.feedforward(rs.normal(size=(1, 3))).shape == (1, 1)
+    wide = Network([3, 2], seed=0, dtype=dtype)
+    assert wide.feedforward(rs.normal(size=3)).shape == (2,)          # outputs: an array
+    with pytest.raises(ValueError, match="X"):
+        net.feedforward(np.ones(4))
+    x = rs.normal(size=3)
+    net._engine.set_busy(True)                                        # the locked path
+    try:
+        assert net._engine.feedforward_nowait(x) is None
+    finally:
+        net._engine.set_busy(False)
+    assert net._engine.feedforward_nowait(x) == net.feedforward(x)

@@ -88,6 +88,7 @@ DataObject *as_data(EngineObject *self, PyObject *data);
 PyObject *engine_data(EngineObject *self, PyObject *args);
 PyObject *engine_predict(EngineObject *self, PyObject *X_obj);
 PyObject *engine_predict_nowait(EngineObject *self, PyObject *X_obj);
+PyObject *engine_feedforward_nowait(EngineObject *self, PyObject *X_obj);
 PyObject *engine_set_busy(EngineObject *self, PyObject *flag);
 PyObject *engine_forward(EngineObject *self, PyObject *X_obj);
 PyObject *engine_loss(EngineObject *self, PyObject *args);

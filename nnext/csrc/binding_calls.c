@@ -172,7 +172,9 @@ PyObject *engine_data(EngineObject *self, PyObject *args)
 /* predict(X) -> output (n, n_out), or (n_out,) for a 1-D X. */
 /* predict, or with nowait: None, at once, unless the call can run whole with
  * the GIL held (small work) on an engine no other thread is in. */
-static PyObject *predict(EngineObject *self, PyObject *X_obj, int nowait)
+/* predict(X); nowait: None instead of waiting (see predict_nowait); to_float:
+ * a Python float when X is one sample (1-D) and the network has one output. */
+static PyObject *predict(EngineObject *self, PyObject *X_obj, int nowait, int to_float)
 {
     if (engine_ready(self) < 0) return NULL;
     if (nowait && self->busy) Py_RETURN_NONE;
@@ -185,23 +187,37 @@ static PyObject *predict(EngineObject *self, PyObject *X_obj, int nowait)
         Py_DECREF(X);
         Py_RETURN_NONE;
     }
+    to_float = to_float && was_1d && self->sizes[L] == 1;
+    double one = 0; /* the one output when to_float: room for either dtype */
     npy_intp dims[2] = {n, self->sizes[L]};
-    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(was_1d ? 1 : 2, was_1d ? dims + 1 : dims,
-                                                            self->typenum);
+    PyArrayObject *out = to_float ? NULL
+                                  : (PyArrayObject *)PyArray_SimpleNew(was_1d ? 1 : 2,
+                                                                       was_1d ? dims + 1 : dims,
+                                                                       self->typenum);
     core_call call;
-    nn_workspace *ws = out ? engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned) : NULL;
+    nn_workspace *ws = out || to_float ? engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned)
+                                       : NULL;
     if (!ws || core_begin(self, work_of(self, n), &call) < 0) {
         Py_DECREF(X);
         Py_XDECREF(out);
         return NULL;
     }
-    self->ops->predict(&self->net, params_data(self), ws, PyArray_DATA(X), n, PyArray_DATA(out));
+    self->ops->predict(&self->net, params_data(self), ws, PyArray_DATA(X), n,
+                       to_float ? (void *)&one : PyArray_DATA(out));
     Py_DECREF(X);
-    if (core_end(self, &call) < 0) Py_CLEAR(out);
+    if (core_end(self, &call) < 0) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    if (to_float) {
+        float one_f32;
+        memcpy(&one_f32, &one, sizeof one_f32);
+        return PyFloat_FromDouble(self->typenum == NPY_DOUBLE ? one : (double)one_f32);
+    }
     return (PyObject *)out;
 }
 
-PyObject *engine_predict(EngineObject *self, PyObject *X_obj) { return predict(self, X_obj, 0); }
+PyObject *engine_predict(EngineObject *self, PyObject *X_obj) { return predict(self, X_obj, 0, 0); }
 
 /* predict_nowait(X) -> output, or None: Network.predict's path without its lock.
  * A call that keeps the GIL throughout cannot interleave with another thread's
@@ -209,7 +225,15 @@ PyObject *engine_predict(EngineObject *self, PyObject *X_obj) { return predict(s
  * write in progress (set_busy), shows as busy. */
 PyObject *engine_predict_nowait(EngineObject *self, PyObject *X_obj)
 {
-    return predict(self, X_obj, 1);
+    return predict(self, X_obj, 1, 0);
+}
+
+/* feedforward_nowait(x) -> predict_nowait(x), but a Python float for one
+ * sample (1-D x) of a one-output network (Network.feedforward's result,
+ * without making an array for it). */
+PyObject *engine_feedforward_nowait(EngineObject *self, PyObject *X_obj)
+{
+    return predict(self, X_obj, 1, 1);
 }
 
 /* set_busy(flag): marks the engine busy while Python code writes its

@@ -201,6 +201,8 @@ static PyMethodDef engine_methods[] = {
     METHOD(data, METH_VARARGS, "data(X, y) -> Data: X and y validated once for this network."),
     METHOD(predict, METH_O, "predict(X) -> output (n, n_out), or (n_out,) for a 1-D X."),
     METHOD(predict_nowait, METH_O, "predict_nowait(X) -> predict(X), or None if it would wait."),
+    METHOD(feedforward_nowait, METH_O,
+           "feedforward_nowait(x) -> predict_nowait(x), a float for one sample of one output."),
     METHOD(set_busy, METH_O, "set_busy(flag): Python code is writing the parameters."),
     METHOD(forward, METH_O, "forward(X) -> [l0, ..., lL], every layer's output."),
     METHOD(loss, METH_VARARGS, "loss(data, loss_code) -> float."),
