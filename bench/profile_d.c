@@ -4,8 +4,7 @@
  * (best of several runs of many repetitions), with 1 and with 2 threads, and
  * the whole step through nn_train_f32 for comparison.  From the repository's root:
  *   cc -O3 -std=c11 -fno-strict-aliasing -fno-trapping-math -pthread -Innext/csrc \
- *      bench/profile_d.c nnext/csrc/nnext_core.c nnext/csrc/nnext_gemm.c \
- *      nnext/csrc/nnext_runtime.c -lm -o profile_d
+ *      bench/profile_d.c $(ls nnext/csrc/nnext_*.c) -lm -o profile_d
  *   ./profile_d [batch]
  * Prints microseconds per call and GFLOP/s for the products. */
 #define _POSIX_C_SOURCE 199309L
