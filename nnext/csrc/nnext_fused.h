@@ -183,6 +183,8 @@ static int FN(fused_ok)(const nn_net *net, int64_t B)
     return 1;
 }
 
+#define NN_ONE_ROW_MAX 4 /* the widest layers of FN(fused_one_row) */
+
 /* The fused path's buffers for one training call, batch in lanes: aT[l]
  * (sizes[l], LANES) the layers' outputs (aT[0] the input rows), dT[l] their
  * deltas, yT (k, LANES) the targets, zT (k, LANES) the output's
@@ -191,6 +193,7 @@ typedef struct {
     T *aT[NN_MAX_LAYERS + 1], *dT[NN_MAX_LAYERS + 1], *yT, *zT;
     FN(fused_layer) layers[NN_MAX_LAYERS];
     int rows_loaded; /* aT[0] and yT hold the one batch every step uses */
+    int one_row;     /* a batch of one row runs FN(fused_one_row): 2 for 2-2-1, 1 others */
 } FN(fused_bufs);
 
 /* Sets up f over the workspace ws (made for NN_LANES rows) and yT (k LANES),
@@ -202,6 +205,9 @@ static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *w
     f->yT = yT;
     f->zT = FN(loss_from_z)(loss, net->activations[L - 1]) ? (T *)ws->z : NULL;
     f->rows_loaded = 0;
+    f->one_row = L == 2 && net->sizes[0] <= NN_ONE_ROW_MAX && net->sizes[1] <= NN_ONE_ROW_MAX &&
+                 net->sizes[2] == 1;
+    if (f->one_row && net->sizes[0] == 2 && net->sizes[1] == 2) f->one_row = 2;
     for (int l = 0; l <= L; l++) {
         f->aT[l] = FN(ws_act)(ws, l);
         f->dT[l] = (T *)ws->delta[(L - l) & 1];
@@ -214,6 +220,67 @@ static void FN(fused_init)(FN(fused_bufs) *f, const nn_net *net, nn_workspace *w
     }
 }
 
+/* FN(fused_step) for one row (b = 1) of a two-layer network of widths
+ * n0-n1-1 (constants of the caller, at most NN_ONE_ROW_MAX), in scalars: per-
+ * sample SGD on the tutorials' networks (Zhou's 2-2-1), whose step is a chain
+ * of dependent operations that lanes cannot shorten.  The same formulas and
+ * sums, in the same order, as FN(fused_step); so the same bits. */
+NN_INLINE double FN(fused_one_row)(const FN(fused_layer) *layers, T *params, T *opt_state,
+                                   int64_t P, nn_train_config *cfg, const T *x, const T *y,
+                                   const int64_t n0, const int64_t n1, const int kind)
+{
+    const FN(fused_layer) *l0 = layers, *l1 = layers + 1;
+    T *W0 = params + l0->w, *W1 = params + l1->w;
+    T h[NN_ONE_ROW_MAX], out, z, delta, dh[NN_ONE_ROW_MAX];
+    for (int64_t j = 0; j < n1; j++) { /* hidden: h[j] = act(b[j] + sum_i x[i] W0[i, j]) */
+        T acc = l0->b >= 0 ? params[l0->b + j] : (T)0;
+        for (int64_t i = 0; i < n0; i++) acc += x[i] * W0[i * n1 + j];
+        h[j] = acc;
+    }
+    FN(act_forward)(l0->activation, l0->param, h, 1, n1);
+    out = l1->b >= 0 ? params[l1->b] : (T)0;
+    for (int64_t i = 0; i < n1; i++) out += h[i] * W1[i];
+    z = out;
+    FN(act_forward)(l1->activation, l1->param, &out, 1, 1);
+    const double value = FN(loss_from_z)(cfg->loss, l1->activation)
+                             ? FN(loss_forward)(cfg->loss, &out, &z, y, 1, 1, 1, 1)
+                             : FN(loss_forward)(cfg->loss, &out, NULL, y, 1, 1, 1, 1);
+    FN(loss_backward)(cfg->loss, l1->activation, l1->param, &delta, &out, y, 1, 1, 1);
+    const FN(rule) rule = FN(rule_start)(cfg);
+    for (int64_t i = 0; i < n1; i++) dh[i] = (T)0 + delta * W1[i]; /* weights before the update */
+    FN(act_backward)(l0->activation, l0->param, dh, h, 1, n1);
+    for (int64_t i = 0; i < n1; i++)
+        FN(fused_update)(&rule, kind, params, opt_state, P, l1->w + i, (T)0 + h[i] * delta);
+    if (l1->b >= 0) FN(fused_update)(&rule, kind, params, opt_state, P, l1->b, (T)0 + delta);
+    for (int64_t j = 0; j < n1; j++)
+        for (int64_t i = 0; i < n0; i++)
+            FN(fused_update)(&rule, kind, params, opt_state, P, l0->w + i * n1 + j,
+                             (T)0 + x[i] * dh[j]);
+    if (l0->b >= 0)
+        for (int64_t j = 0; j < n1; j++)
+            FN(fused_update)(&rule, kind, params, opt_state, P, l0->b + j, (T)0 + dh[j]);
+    return value;
+}
+
+/* Steps of one row on FN(fused_one_row), functions of their own so that their
+ * registers are allocated apart from the batch-in-lanes step's: any widths
+ * (in loops), and Zhou's 2-2-1 unrolled with constant widths (86 -> 74 ns a
+ * step from Python, bench/run.py --cases L). */
+#define NN_ONE_ROW_STEP(name, N0, N1)                                                              \
+    __attribute__((noinline)) static double FN(name)(const FN(fused_bufs) *f, T *params,       \
+                                                     T *opt_state, int64_t P,                  \
+                                                     nn_train_config *cfg, const T *xb,        \
+                                                     const T *yb, const int kind)              \
+    {                                                                                          \
+        switch (kind) {                                                                        \
+        case 0: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, N0, N1, 0); \
+        case 1: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, N0, N1, 1); \
+        default: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, N0, N1, 2); \
+        }                                                                                      \
+    }
+NN_ONE_ROW_STEP(one_row_step, f->layers[0].n_in, f->layers[0].n_out)
+#undef NN_ONE_ROW_STEP
+
 /* One step over rows xb (b, n_in), yb (b, k); same_rows: every step of the
  * call uses these rows (no shuffling, one batch), so they are turned into
  * lanes once.  kind: the optimizer's (a constant, see FN(rule)).  Returns the
@@ -223,6 +290,14 @@ NN_INLINE double FN(fused_batch)(FN(fused_bufs) *f, int L, T *params, T *opt_sta
                                  nn_train_config *cfg, const T *xb, const T *yb, int64_t b,
                                  int same_rows, const int kind)
 {
+    if (b == 1 && f->one_row == 2) /* per-sample steps of Zhou's 2-2-1, inline */
+        switch (kind) {
+        case 0: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, 2, 2, 0);
+        case 1: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, 2, 2, 1);
+        default: return FN(fused_one_row)(f->layers, params, opt_state, P, cfg, xb, yb, 2, 2, 2);
+        }
+    if (b == 1 && f->one_row) /* per-sample steps of another two-layer, one-output network */
+        return FN(one_row_step)(f, params, opt_state, P, cfg, xb, yb, kind);
     if (!f->rows_loaded) {
         FN(to_lanes)(f->aT[0], xb, b, f->layers[0].n_in);
         FN(to_lanes)(f->yT, yb, b, f->layers[L - 1].n_out);

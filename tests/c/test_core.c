@@ -855,6 +855,25 @@ static void test_fused(int trials)
         nn_net lt = {2, trask, lk, 1, lkp[i]};
         CHECK(fused_case_f64(&lt, NN_MSE, 2, 4, 2, 1, 15, 3000 + i), "trask leaky/elu fused");
     }
+    /* per-sample steps of two-layer, one-output networks (the one-row step,
+     * Zhou's 2-2-1 unrolled): every width up to 4, activation, loss and
+     * optimizer, with and without biases and shuffling, the general path's bits */
+    int one_row = 0;
+    for (int t = 0; t < (quick ? 96 : 480); t++) {
+        netbox nb;
+        const int loss = t % 3;
+        random_net(&nb, 2, 4, t % 2, loss == NN_BCE ? NN_SIGMOID : -1);
+        if (nb.acts[0] == NN_MAXOUT) nb.acts[0] = NN_TANH;
+        nb.sizes[0] = 1 + t % 4;
+        nb.sizes[1] = 1 + (t / 4) % 4;
+        nb.sizes[2] = 1;
+        if (t % 5 == 0) nb.sizes[0] = nb.sizes[1] = 2; /* Zhou's widths, often */
+        const int64_t n = 1 + (int64_t)(urand() * 6), epochs = 1 + (int64_t)(urand() * 12);
+        const int opt = (t / 3) % 3, shuffle = (t / 7) % 2;
+        one_row += (t / 2) % 2 ? fused_case_f32(&nb.net, loss, opt, n, 1, shuffle, epochs, 5000 + t)
+                               : fused_case_f64(&nb.net, loss, opt, n, 1, shuffle, epochs, 5000 + t);
+    }
+    CHECK(one_row == (quick ? 96 : 480), "one-row steps fused in only %d trials", one_row);
     nn_set_fused_path(0);
     CHECK(!nn_fused_path_used_f64(&tn, 4), "nn_set_fused_path(0)");
     nn_set_fused_path(1);
