@@ -78,9 +78,13 @@ static inline __attribute__((always_inline)) void FN(small_nt)(int64_t M, int64_
  * the corresponding predicate holds. */
 static inline int FN(nn_is_small)(int64_t M, int64_t N, int64_t K) { return FN(is_small)(M, N, K); }
 static inline int FN(tn_is_small)(int64_t M, int64_t N, int64_t K) { return FN(is_small)(M, N, K); }
+/* nt with a short K (an output layer's input delta, K = its width) and at most
+ * 8 rows stays on the simple loop, as the fused path (batches of at most 8
+ * rows) needs; more rows go to the packed kernel (D's 64 x 100 x 10: 15.9 ->
+ * 2.4 us). */
 static inline int FN(nt_is_small)(int64_t M, int64_t N, int64_t K)
 {
-    return FN(is_small)(M, N, K) || K < 16;
+    return FN(is_small)(M, N, K) || (K < 16 && M <= 8);
 }
 
 /* C (M, N) = A (M, K) @ B (K, N) [+ bias (N,)] */
