@@ -264,15 +264,20 @@ def torch_trainer(sizes, W, b, lr):
     return epoch
 
 
-def mlp_runners(sizes, n, batch, lr=0.01, with_torch=True):
-    """{name: f} each timing one epoch of the same training, fresh weights each run."""
+def mlp_runners(sizes, n, batch, lr=0.01, with_torch=True, dtype="float32"):
+    """{name: f} each timing one epoch of the same training, fresh weights each run
+    (PyTorch: float32 only)."""
     from nnext import Network
     X, labels, Y = make_data(n, sizes[0], sizes[-1])
     W0, b0 = he_weights(sizes)
+    if dtype != "float32":
+        X, Y = X.astype(dtype), Y.astype(dtype)
+        W0, b0 = [w.astype(dtype) for w in W0], [x.astype(dtype) for x in b0]
+        with_torch = False
     acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
 
     def nn():
-        net = Network.from_weights(W0, b0, activation=acts, dtype="float32")
+        net = Network.from_weights(W0, b0, activation=acts, dtype=dtype)
         t = time.perf_counter()
         net.fit(X, labels, epochs=1, lr=lr, loss="cross_entropy", batch_size=batch)
         return time.perf_counter() - t
@@ -334,7 +339,42 @@ def case_d(quick, repeats):
         out["ratio_pytorch_over_nnext"] = t["pytorch"]["median_s"] / t["nnext"]["median_s"]
     else:
         out["note"] = "PyTorch not installed: skipped (pip install torch==2.13.0)"
+    # float64: the same training against numpy's float64, on a fifth of the rows
+    n64 = n // 5
+    t64 = summarise(alternate(mlp_runners(D_SIZES, n64, 64, dtype="float64"), repeats, SETTLE_S))
+    out["float64"] = {"rows": n64, "times": t64,
+                      "nnext_gflops": mlp_flops(D_SIZES, n64) / t64["nnext"]["median_s"] * 1e-9,
+                      "ratio_numpy_over_nnext": t64["numpy"]["median_s"] / t64["nnext"]["median_s"]}
+    out["predict"] = predict_rate(n)
     return out
+
+
+def predict_rate(n):
+    """predict on all n rows of D's data (float32) against numpy's vectorised
+    forward pass: times and GFLOP/s (2 flops a multiply-add)."""
+    from nnext import Network
+    X, _, _ = make_data(n, D_SIZES[0], D_SIZES[-1])
+    W0, b0 = he_weights(D_SIZES)
+    net = Network.from_weights(W0, b0, activation=["relu", "relu", "softmax"], dtype="float32")
+
+    def np_forward():
+        a = X
+        for l in range(len(W0)):
+            z = a @ W0[l]
+            z += b0[l]
+            if l < len(W0) - 1:
+                np.maximum(z, 0, out=z)
+            else:
+                z -= z.max(axis=1, keepdims=True)
+                np.exp(z, out=z)
+                z /= z.sum(axis=1, keepdims=True)
+            a = z
+        return a
+    np.testing.assert_allclose(net.predict(X[:100]), np_forward()[:100], rtol=1e-4, atol=1e-6)
+    t = summarise(alternate({"nnext": timed(lambda: net.predict(X)), "numpy": timed(np_forward)}, 5, SETTLE_S))
+    flops = 2.0 * n * sum(a * b for a, b in zip(D_SIZES[:-1], D_SIZES[1:]))
+    return {"rows": n, "times": t, "flops": flops,
+            "gflops": {k: flops / v["median_s"] * 1e-9 for k, v in t.items()}}
 
 
 # ------------------------------------------------------------------ case E
@@ -874,6 +914,17 @@ def report(res):
                       f"  numpy here runs OpenBLAS's {coretype} kernels because OPENBLAS_CORETYPE is set; the rate with "
                       "it unset is at the end of this file." if coretype else
                       "  OPENBLAS_CORETYPE is not set: OpenBLAS picks its kernels for this CPU.")]
+        if "float64" in d:
+            f = d["float64"]
+            lines += ["", f"D in float64 ({f['rows']} rows): nnext {fmt_t(f['times']['nnext']['median_s'])} "
+                      f"({f['nnext_gflops']:.1f} GFLOP/s), numpy float64 {fmt_t(f['times']['numpy']['median_s'])}: "
+                      f"ratio {f['ratio_numpy_over_nnext']:.2f}x (target 2x)."]
+        if "predict" in d:
+            p = d["predict"]
+            lines += ["", f"`predict` on D's {p['rows']} rows (float32): nnext {fmt_t(p['times']['nnext']['median_s'])} "
+                      f"({p['gflops']['nnext']:.1f} GFLOP/s), numpy's vectorised forward pass "
+                      f"{fmt_t(p['times']['numpy']['median_s'])} ({p['gflops']['numpy']:.1f} GFLOP/s); nnext's training "
+                      f"epoch ran at {d['nnext_gflops']:.1f} GFLOP/s (target: predict at least the training rate)."]
     if "E" in res:
         e = res["E"]
         def e_ratio(r, key):
