@@ -265,8 +265,14 @@ def loss_bound(loss, p, Y, bound, value, eps):
     if not np.all(np.isfinite(dldp)):
         raise Skip("log at 0")
     # first order, plus the square of p's error where p is about y (mse, sse)
-    second = {"mse": 1.0 / (n * k), "sse": 0.5}.get(loss, 0.0) * float(np.sum((2 * bound) ** 2))
-    return float(np.sum(dldp * 2 * bound)) + second + 64 * eps * (n * k + 2) * (abs(value) + 1e-300) + 1e-300
+    # (only for those: 0 * an overflowed square was NaN, and a NaN bound fails every comparison)
+    coefficient = {"mse": 1.0 / (n * k), "sse": 0.5}.get(loss, 0.0)
+    with np.errstate(all="ignore"):
+        second = coefficient * float(np.sum((2 * bound) ** 2)) if coefficient else 0.0
+        b = float(np.sum(dldp * 2 * bound)) + second + 64 * eps * (n * k + 2) * (abs(value) + 1e-300) + 1e-300
+    if not math.isfinite(b):
+        raise Skip("the error bound overflows")
+    return b
 
 
 def check_output_edges(loss, p, net):
