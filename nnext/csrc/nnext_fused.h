@@ -262,10 +262,10 @@ NN_INLINE double FN(fused_one_row)(const FN(fused_layer) *layers, T *params, T *
     return value;
 }
 
-/* Steps of one row on FN(fused_one_row), functions of their own so that their
- * registers are allocated apart from the batch-in-lanes step's: any widths
- * (in loops), and Zhou's 2-2-1 unrolled with constant widths (86 -> 74 ns a
- * step from Python, bench/run.py --cases L). */
+/* A step of one row on FN(fused_one_row) for widths other than Zhou's 2-2-1
+ * (which FN(fused_batch) runs inline, unrolled with constant widths): a
+ * function of its own, so that its registers are allocated apart from the
+ * batch-in-lanes step's (inlined too, it slowed Trask's steps by 12%). */
 #define NN_ONE_ROW_STEP(name, N0, N1)                                                              \
     __attribute__((noinline)) static double FN(name)(const FN(fused_bufs) *f, T *params,       \
                                                      T *opt_state, int64_t P,                  \
