@@ -234,11 +234,15 @@ def copy_checked(dst, src, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {src.dtype}")
     if src.shape != dst.shape:
         raise ValueError(f"{name} must have shape {dst.shape}, got {src.shape}")
-    if not np.all(np.isfinite(src)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        converted = src.astype(dst.dtype)
-    if not np.all(np.isfinite(converted)):  # e.g. 1e300 into a float32 network
+    if src.dtype == dst.dtype:  # no conversion (the common case: one finiteness pass)
+        converted = src
+    else:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            converted = src.astype(dst.dtype)
+    if not np.isfinite(converted).all():  # NaN and inf stay so when converted
+        if not np.isfinite(src).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        # e.g. 1e300 into a float32 network
         raise ValueError(f"{name} has values too large for {dst.dtype} (they would become infinity)")
     dst[...] = converted
 

@@ -3,7 +3,7 @@
  * where the core's type-generic files get their types.  Inside the template:
  *   T              the real type; S its suffix (f64, f32): FN(name) is name_S
  *   NN_LANE_COUNT  the fused path's lanes: values of T in 32 bytes
- *   EXP, EXPM1, LOG, LOG1P, TANH, SQRT  the type's math functions
+ *   EXP, EXPM1, LOG, LOG1P, TANH, SQRT  the type's math functions (EXP_ONE: EXP on a scalar chain)
  *   T_TINY, T_EPS  the smallest normal value and the machine epsilon
  *   NN_INLINE      always-inlined static function
  * Each macro names both types' values once; NN_REAL(d, f) picks one.
@@ -21,6 +21,7 @@
 #define S NN_REAL(f64, f32)
 #define NN_LANE_COUNT NN_REAL(4, 8)
 #define EXP NN_REAL(nn_exp_f64, nn_exp_f32)
+#define EXP_ONE NN_REAL(nn_exp_one_f64, nn_exp_one_f32) /* EXP on a scalar chain (nnext_exp.h) */
 #define EXPM1 NN_REAL(expm1, expm1f)
 #define LOG NN_REAL(log, logf)
 #define LOG1P NN_REAL(log1p, log1pf)
@@ -44,6 +45,7 @@
 #undef S
 #undef NN_LANE_COUNT
 #undef EXP
+#undef EXP_ONE
 #undef EXPM1
 #undef LOG
 #undef LOG1P

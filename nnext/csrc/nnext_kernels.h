@@ -10,7 +10,7 @@
 NN_TARGET static void KFN(activation_forward)(int activation, T param, T *a, int64_t batch,
                                               int64_t width)
 {
-    FN(act_forward)(activation, param, a, batch, width);
+    FN(act_forward)(activation, param, a, batch, width, 0);
 }
 
 NN_TARGET static void KFN(activation_backward)(int activation, T param, T *delta, const T *a,

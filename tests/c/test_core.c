@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 199309L
 #include "nnext_core.h"
 #include "nnext_gemm.h"
+#include "nnext_exp.h"
 
 #include <float.h>
 #include <math.h>
@@ -1097,6 +1098,49 @@ static void test_mt19937(void)
     free(p), free(q);
 }
 
+/* The per-sample step's exp (nn_exp_one_*, a branch and one scaling) gives
+ * nn_exp's bits everywhere: across the whole range, at the branch's edges
+ * (|x| = 708 / 87 and the neighbouring values), where the result is
+ * subnormal, 0 or inf, and for NaN and the infinities. */
+static void test_exp_one(void)
+{
+    int bad64 = 0, bad32 = 0;
+    double worst64 = 0;
+    float worst32 = 0;
+    const double edges64[] = {708.0, -708.0, 707.99999999999989, -707.99999999999989, 709.78,
+                              -745.13, -745.2, 710.0, 0.0, -0.0, 1e-300, -1e-300};
+    const float edges32[] = {87.0f, -87.0f, 86.999992f, -86.999992f, 88.72f, -103.9f, -104.5f,
+                             89.5f, 0.0f, -0.0f, 1e-30f, -1e-30f};
+    for (int64_t i = 0; i < 2000000 + 12 * 64 + 3; i++) {
+        double x;
+        float xf;
+        if (i < 2000000) {
+            x = i % 2 ? srand_(760.0) : srand_(40.0);
+            xf = i % 2 ? (float)srand_(110.0) : (float)srand_(20.0);
+        } else if (i < 2000000 + 12 * 64) { /* each edge and its 32 neighbours either side */
+            const int64_t e = (i - 2000000) / 64, step = (i - 2000000) % 64 - 32;
+            x = edges64[e];
+            xf = edges32[e];
+            for (int64_t s = 0; s < (step < 0 ? -step : step); s++) {
+                x = nextafter(x, step < 0 ? -INFINITY : INFINITY);
+                xf = nextafterf(xf, step < 0 ? -INFINITY : INFINITY);
+            }
+        } else {
+            const double specials[] = {NAN, INFINITY, -INFINITY};
+            x = specials[i - 2000000 - 12 * 64];
+            xf = (float)x;
+        }
+        const double a = nn_exp_f64(x), b = nn_exp_one_f64(x);
+        const float af = nn_exp_f32(xf), bf = nn_exp_one_f32(xf);
+        if (memcmp(&a, &b, sizeof a) != 0 && !(isnan(a) && isnan(b))) bad64++, worst64 = x;
+        if (memcmp(&af, &bf, sizeof af) != 0 && !(isnan(af) && isnan(bf))) bad32++, worst32 = xf;
+    }
+    CHECK(bad64 == 0, "nn_exp_one_f64 differs from nn_exp_f64 at %d arguments, e.g. %.17g",
+          bad64, worst64);
+    CHECK(bad32 == 0, "nn_exp_one_f32 differs from nn_exp_f32 at %d arguments, e.g. %.9g",
+          bad32, (double)worst32);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1114,6 +1158,7 @@ int main(int argc, char **argv)
     test_tn_sgd();
     test_sgd_folded();
     test_mt19937();
+    test_exp_one();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
