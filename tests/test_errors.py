@@ -266,6 +266,31 @@ def test_from_weights_bad_arrays():
         Network.from_weights([], None)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_from_weights_non_finite_named(bad, dtype):
+    """A NaN or infinity is named as such whether or not the values need a
+    conversion (float64 given to a float32 network, or the same dtype)."""
+    W = [np.ones((2, 3)), np.ones((3, 1))]
+    W[1][2, 0] = bad
+    raises_mentioning(ValueError, ["weights[1]", "NaN or infinity"],
+                      lambda: Network.from_weights(W, [np.zeros(3), np.zeros(1)], dtype=dtype))
+    b = [np.zeros(3), np.array([bad])]
+    raises_mentioning(ValueError, ["biases[1]", "NaN or infinity"],
+                      lambda: Network.from_weights([np.ones((2, 3)), np.ones((3, 1))], b, dtype=dtype))
+
+
+def test_from_weights_converts_exactly():
+    """Integer, float32 and float64 inputs land as the network's dtype, value for value."""
+    W = [np.arange(6).reshape(2, 3), np.array([[0.5], [-1.25], [3.0]], np.float32)]
+    b = [np.array([1, -2, 3], np.int8), np.array([0.1])]
+    for dtype in ("float64", "float32"):
+        net = Network.from_weights(W, b, dtype=dtype)
+        for got, want in zip(list(net.weights) + list(net.biases), W + b):
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got, np.asarray(want).astype(dtype))
+
+
 # --- divergence ------------------------------------------------------------------------
 
 def test_divergence_raises_and_restores_finite_weights():
