@@ -301,10 +301,11 @@ def mlp_runners(sizes, n, batch, lr=0.01, with_torch=True, dtype="float32"):
     return runners
 
 
-def matmul_rate(n=2048, reps=5):
-    """The machine's float32 matmul rate: best of numpy's and PyTorch's n x n products."""
-    a = np.random.rand(n, n).astype(np.float32)
-    bm = np.random.rand(n, n).astype(np.float32)
+def matmul_rate(n=2048, reps=5, dtype=np.float32):
+    """The machine's matmul rate in dtype (float32: sgemm, float64: dgemm), GFLOP/s:
+    numpy's and PyTorch's best n x n products."""
+    a = np.random.rand(n, n).astype(dtype)
+    bm = np.random.rand(n, n).astype(dtype)
     out = {}
     time.sleep(SETTLE_S)
     best = min(timed(lambda: a @ bm)() for _ in range(reps))
@@ -342,8 +343,12 @@ def case_d(quick, repeats):
     # float64: the same training against numpy's float64, on a fifth of the rows
     n64 = n // 5
     t64 = summarise(alternate(mlp_runners(D_SIZES, n64, 64, dtype="float64"), repeats, SETTLE_S))
+    rate64 = matmul_rate(dtype=np.float64)
+    flops64 = mlp_flops(D_SIZES, n64)
     out["float64"] = {"rows": n64, "times": t64,
-                      "nnext_gflops": mlp_flops(D_SIZES, n64) / t64["nnext"]["median_s"] * 1e-9,
+                      "nnext_gflops": flops64 / t64["nnext"]["median_s"] * 1e-9,
+                      "numpy_gflops": flops64 / t64["numpy"]["median_s"] * 1e-9,
+                      "dgemm_rates": rate64, "machine_dgemm_gflops": max(rate64.values()),
                       "ratio_numpy_over_nnext": t64["numpy"]["median_s"] / t64["nnext"]["median_s"]}
     out["predict"] = predict_rate(n)
     return out
@@ -918,7 +923,14 @@ def report(res):
             f = d["float64"]
             lines += ["", f"D in float64 ({f['rows']} rows): nnext {fmt_t(f['times']['nnext']['median_s'])} "
                       f"({f['nnext_gflops']:.1f} GFLOP/s), numpy float64 {fmt_t(f['times']['numpy']['median_s'])}: "
-                      f"ratio {f['ratio_numpy_over_nnext']:.2f}x (target 2x)."]
+                      f"ratio {f['ratio_numpy_over_nnext']:.2f}x (target 2x)." + (
+                          f"  The float64 matmul rate in this run (best 2048x2048 dgemm of numpy/PyTorch): "
+                          f"{f['machine_dgemm_gflops']:.1f} GFLOP/s; nnext's epoch runs at "
+                          f"{100 * f['nnext_gflops'] / f['machine_dgemm_gflops']:.0f}% of it, numpy's at "
+                          f"{f['numpy_gflops']:.1f} GFLOP/s, so 2x numpy would need "
+                          f"{2 * f['numpy_gflops']:.1f} GFLOP/s "
+                          f"({100 * 2 * f['numpy_gflops'] / f['machine_dgemm_gflops']:.0f}% of the dgemm rate)."
+                          if "machine_dgemm_gflops" in f else "")]
         if "predict" in d:
             p = d["predict"]
             lines += ["", f"`predict` on D's {p['rows']} rows (float32): nnext {fmt_t(p['times']['nnext']['median_s'])} "
