@@ -211,13 +211,15 @@ class Network:
         dtype = _checks.check_dtype(dtype)
         net = cls.__new__(cls)
         net._build(sizes, names, act_params, biases is not None, dtype)
-        net._assign(weights, biases)
+        net._assign(weights, biases, fresh=True)
         return net
 
-    def _assign(self, weights, biases):
-        """Copy new parameters in, all or nothing."""
-        new = np.empty_like(self._params)
-        new_weights, new_biases = self._views(new)
+    def _assign(self, weights, biases, fresh=False):
+        """Copy new parameters in, all or nothing.  fresh: a network no one
+        else holds yet (from_weights), which an error discards: copied in
+        place, without a staging block or the lock."""
+        new = self._params if fresh else np.empty_like(self._params)
+        new_weights, new_biases = (self._weights, self._biases) if fresh else self._views(new)
         if len(weights) != len(new_weights):
             raise ValueError(f"expected {len(new_weights)} weight matrices, got {len(weights)}")
         for i, (dst, w) in enumerate(zip(new_weights, weights)):
@@ -230,6 +232,8 @@ class Network:
                 _checks.copy_checked(dst, b, f"biases[{i}]")
         elif biases is not None:
             raise ValueError("this network has no biases (bias=False), but biases were given")
+        if fresh:
+            return
         with self._writing():
             self._params[...] = new
 

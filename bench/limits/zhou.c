@@ -18,8 +18,9 @@
  *
  * Variants: "libm" (glibc exp, then a division: the tutorial's sigmoid),
  * "fast" (limits.h's inlined branch-free exp, Estrin's scheme; max error
- * against the libm formula in bench/README.md) and "libm_folded" (below: the
- * next sample's hidden sums computed off the chain).
+ * against the libm formula in bench/README.md), "libm_folded" (below: the
+ * next sample's hidden sums computed off the chain) and "nnext_bits" (below:
+ * nnext's own arithmetic, bit for bit, in registers).
  *
  * Why this is tight: a step is one chain of dependent operations: the updated
  * w1 feeds the next sample's sum, which feeds h1's sigmoid, o's sum, o's
@@ -31,6 +32,20 @@
  * count, in cycles, with `perf stat` of this program.
  */
 #include "limits.h"
+
+/* nnext's exp (the "nnext_bits" variant below computes nnext's own bits);
+ * its formulas are written for products and sums rounded one at a time, as
+ * gcc does under -std=c11; clang is told so (it would fuse them into FMAs). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include "../../nnext/csrc/nnext_exp.h"
+#ifdef __clang__
+#pragma STDC FP_CONTRACT DEFAULT
+#define NNEXT_BITS_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#else
+#define NNEXT_BITS_NO_CONTRACT
+#endif
 
 static const double X[4][2] = {{-2, -1}, {25, 6}, {17, 4}, {-15, -6}};
 static const double Y[4] = {1, 0, 0, 1};
@@ -99,6 +114,49 @@ static void train_libm_folded(double p[9], long epochs, double lr)
     p[6] = b1, p[7] = b2, p[8] = b3;
 }
 
+/* "nnext_bits": nnext's own step, to the bit (its final weights equal
+ * nnext's: the "vs nnext" column shows 0), in registers: the sums in nnext's
+ * order (bias first), its exp (nnext_exp.h: nn_exp_one_f64, no FMA), the
+ * gradient's 2 (o - y) / 1 and the learning rate applied last (p - lr g),
+ * the "0 +" of its general path's sums, and the step's loss summed as nnext
+ * does.  The limit of nnext's arithmetic: what nnext's training of Zhou's
+ * network would take with nothing but the chain (no loop over layers, no
+ * parameters in memory, no Python). */
+static void train_nnext_bits(double p[9], long epochs, double lr)
+{
+    NNEXT_BITS_NO_CONTRACT
+    double w1 = p[0], w2 = p[1], w3 = p[2], w4 = p[3], w5 = p[4], w6 = p[5];
+    double b1 = p[6], b2 = p[7], b3 = p[8];
+    double loss_sum = 0;
+    for (long e = 0; e < epochs; e++)
+        for (int s = 0; s < 4; s++) {
+            const double x0 = X[s][0], x1 = X[s][1], y = Y[s];
+            double z1 = b1, z2 = b2;
+            z1 += x0 * w1, z2 += x0 * w3;
+            z1 += x1 * w2, z2 += x1 * w4;
+            const double h1 = 1.0 / (1.0 + nn_exp_one_f64(-z1));
+            const double h2 = 1.0 / (1.0 + nn_exp_one_f64(-z2));
+            double zo = b3;
+            zo += h1 * w5;
+            zo += h2 * w6;
+            const double o = 1.0 / (1.0 + nn_exp_one_f64(-zo));
+            const double err = y - o;
+            loss_sum += err * err;
+            double d = (o - y) * 2.0;
+            d *= o * (1.0 - o);
+            double d1 = d * w5, d2 = d * w6;
+            d1 *= h1 * (1.0 - h1);
+            d2 *= h2 * (1.0 - h2);
+            w5 = w5 - lr * (0.0 + h1 * d), w6 = w6 - lr * (0.0 + h2 * d), b3 = b3 - lr * (0.0 + d);
+            w1 = w1 - lr * (0.0 + x0 * d1), w2 = w2 - lr * (0.0 + x1 * d1);
+            w3 = w3 - lr * (0.0 + x0 * d2), w4 = w4 - lr * (0.0 + x1 * d2);
+            b1 = b1 - lr * (0.0 + d1), b2 = b2 - lr * (0.0 + d2);
+        }
+    p[0] = w1, p[1] = w2, p[2] = w3, p[3] = w4, p[4] = w5, p[5] = w6;
+    p[6] = b1, p[7] = b2, p[8] = b3;
+    if (!(loss_sum >= 0)) fprintf(stderr, "nnext_bits: the loss sum is %g\n", loss_sum);
+}
+
 static double mse(const double p[9])
 {
     double sum = 0;
@@ -121,9 +179,10 @@ int main(int argc, char **argv)
     double start[9];
     for (int i = 0; i < 9; i++)
         start[i] = limits_arg(argv, 3 + i, "parameter");
-    static void (*const trains[3])(double *, long, double) = {train_libm, train_fast, train_libm_folded};
-    static const char *const names[3] = {"libm", "fast", "libm_folded"};
-    for (int v = 0; v < 3; v++) {
+    static void (*const trains[4])(double *, long, double) = {train_libm, train_fast, train_libm_folded,
+                                                              train_nnext_bits};
+    static const char *const names[4] = {"libm", "fast", "libm_folded", "nnext_bits"};
+    for (int v = 0; v < 4; v++) {
         double p[9], best = 1e30;
         for (long r = 0; r < repeats; r++) {
             memcpy(p, start, sizeof p);
