@@ -65,7 +65,9 @@ def test_zhou_c_ends_where_nnext_and_his_loop_end(tmp_path):
     his_final = np.array([trained[k] for k in R.ZHOU_PARAM_NAMES])
     assert rel(nnext_final, np.array(start)) > 0.1  # training moved the weights
     variants = run(tmp_path, build(tmp_path, "zhou"), 1000, start)
-    assert set(variants) == {"libm", "fast", "libm_folded"}
+    assert set(variants) == {"libm", "fast", "libm_folded", "nnext_bits"}
+    # nnext's own arithmetic, hand-written in registers: nnext's weights to the bit
+    assert np.array_equal(variants["nnext_bits"][:9], nnext_final)
     for name, values in variants.items():
         assert rel(values[:9], his_final) <= TOL, name
         assert rel(values[:9], nnext_final) <= TOL, name

@@ -13,13 +13,23 @@
  * Tiles of MR rows x NR = NV * lanes columns stay in registers across a block
  * of KC steps of p; the KC x NR panel of B stays in L1 across the row tiles.
  * No packing of A or B (the strides above are cache-friendly); columns past
- * the last full panel go through a zero-padded copy.
+ * the last full panel go through a zero-padded copy, and a last panel of at
+ * most one vector (an output layer's 10 columns) through the narrow tile of
+ * one vector by MR1 rows, which computes NV times fewer padding lanes.
  *
  * nt: C (M, N) = A (M, K) @ B (N, K)^T, the same kernel with B read
  * transposed: each KC x NR panel of B^T packed (columns of B^T are rows of B,
  * read contiguously), so that the tile's sums run along K in registers as for
  * nn (before: 4 x 4 dot products with a horizontal sum each, 3x slower).
  */
+
+#ifndef NN_FP_CONTRACT /* multiply-adds fused in the functions that carry it */
+#if defined(__clang__)
+#define NN_FP_CONTRACT /* clang fuses a * b + c within an expression by default */
+#else
+#define NN_FP_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#endif
+#endif
 
 #define KN(name) NN_CAT3(name, S, ISA)
 #define LANES (VB / (int)sizeof(T))
@@ -35,61 +45,86 @@ NN_TARGET static inline __attribute__((always_inline)) V KN(load)(const T *p)
     return v;
 }
 
-NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v) { memcpy(p, &v, sizeof v); }
-
-/* C[0..mr)[0..NR) = (init ? bias or 0 : C) + A-rows @ B-panel over kc steps;
- * with lr (then init, and kc the whole K): C = C - *lr * (A-rows @ B-panel),
- * rounded as the optimizer's separate step p - lr * g (no fused multiply-add). */
-NN_TARGET static inline __attribute__((always_inline)) void
-KN(tile)(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,
-         int64_t ldc, const int mr, const int init, const T *bias, const T *lr)
+NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v)
 {
-    V acc[MR][NV];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < NV; v++) {
-            if (!init)
-                acc[r][v] = KN(load)(C + r * ldc + v * LANES);
-            else if (bias)
-                acc[r][v] = KN(load)(bias + v * LANES);
-            else
-                acc[r][v] = (V){0};
-        }
-    for (int64_t p = 0; p < kc; p++) {
-        V b[NV];
-        for (int v = 0; v < NV; v++) b[v] = KN(load)(B + p * ldb + v * LANES);
-        const T *ap = A + p * csA;
-        for (int r = 0; r < mr; r++) {
-            const V a = (V){0} + ap[r * rsA];
-            for (int v = 0; v < NV; v++) acc[r][v] += a * b[v];
-        }
-    }
-    if (lr) {
-        const V l = (V){0} + *lr;
-        for (int r = 0; r < mr; r++)
-            for (int v = 0; v < NV; v++) {
-                V step = l * acc[r][v];
-                __asm__("" : "+x"(step)); /* rounded here: keeps the subtraction apart */
-                KN(store)(C + r * ldc + v * LANES, KN(load)(C + r * ldc + v * LANES) - step);
-            }
-        return;
-    }
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < NV; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);
+    memcpy(p, &v, sizeof v);
 }
 
-/* The row tiles of one panel: all of M, rows MR at a time. */
-NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA,
-                                const T *B, int64_t ldb, T *C, int64_t ldc, int init,
-                                const T *bias, const T *lr)
+/* Rows of the narrow tile: one vector a row (a panel of at most LANES
+ * columns, e.g. an output layer's 10), twice MR rows to keep as many sums in
+ * registers as the full tile's MR x NV. */
+#define MR1 (2 * MR)
+
+/* C[0..mr)[0..VECS * LANES) = (init ? bias or 0 : C) + A-rows @ B-panel over
+ * kc steps; with lr (then init, and kc the whole K): C = C - *lr * (A-rows @
+ * B-panel), rounded as the optimizer's separate step p - lr * g (no fused
+ * multiply-add).  One body for both tiles: KN(tile), mr <= MR rows of NV
+ * vectors, and KN(tile1), the narrow one, mr <= MR1 rows of one vector; every
+ * element's sum is the same in either. */
+#define NN_TILE(name, ROWS, VECS)                                                                \
+    NN_TARGET static inline __attribute__((always_inline)) void                                \
+    name(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,      \
+         int64_t ldc, const int mr, const int init, const T *bias, const T *lr)                \
+    {                                                                                          \
+        V acc[ROWS][VECS];                                                                     \
+        for (int r = 0; r < mr; r++)                                                           \
+            for (int v = 0; v < VECS; v++) {                                                   \
+                if (!init)                                                                     \
+                    acc[r][v] = KN(load)(C + r * ldc + v * LANES);                             \
+                else if (bias)                                                                 \
+                    acc[r][v] = KN(load)(bias + v * LANES);                                    \
+                else                                                                           \
+                    acc[r][v] = (V){0};                                                        \
+            }                                                                                  \
+        for (int64_t p = 0; p < kc; p++) {                                                     \
+            V b[VECS];                                                                         \
+            for (int v = 0; v < VECS; v++) b[v] = KN(load)(B + p * ldb + v * LANES);           \
+            const T *ap = A + p * csA;                                                         \
+            for (int r = 0; r < mr; r++) {                                                     \
+                const V a = (V){0} + ap[r * rsA];                                              \
+                for (int v = 0; v < VECS; v++) acc[r][v] += a * b[v];                          \
+            }                                                                                  \
+        }                                                                                      \
+        if (lr) {                                                                              \
+            const V l = (V){0} + *lr;                                                          \
+            for (int r = 0; r < mr; r++)                                                       \
+                for (int v = 0; v < VECS; v++) {                                               \
+                    V step = l * acc[r][v];                                                    \
+                    __asm__("" : "+x"(step)); /* rounded here: keeps the subtraction apart */  \
+                    KN(store)(C + r * ldc + v * LANES, KN(load)(C + r * ldc + v * LANES) - step); \
+                }                                                                              \
+            return;                                                                            \
+        }                                                                                      \
+        for (int r = 0; r < mr; r++)                                                           \
+            for (int v = 0; v < VECS; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);      \
+    }
+NN_TILE(KN(tile), MR, NV)
+NN_TILE(KN(tile1), MR1, 1)
+#undef NN_TILE
+
+/* The row tiles of one panel of nv vectors (NV, or 1: see KN(tile)): all of
+ * M, rows MR (nv = 1: MR1, then one of MR) at a time. */
+NN_TARGET static inline __attribute__((always_inline)) void
+KN(panel_of)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B,
+             int64_t ldb, T *C, int64_t ldc, int init, const T *bias, const T *lr, const int nv)
 {
+#define NN_TILE_OF(i, m)                                                                      \
+    do {                                                                                      \
+        if (nv == 1)                                                                          \
+            KN(tile1)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr); \
+        else                                                                                  \
+            KN(tile)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr); \
+    } while (0)
+    const int64_t rows = nv == 1 ? MR1 : MR;
     int64_t i = 0;
-    for (; i + MR <= M; i += MR)
-        KN(tile)(kc, A + i * rsA, rsA, csA, B, ldb, C + i * ldc, ldc, MR, init, bias, lr);
-    const T *a = A + i * rsA;
-    T *c = C + i * ldc;
+    for (; i + rows <= M; i += rows) NN_TILE_OF(i, rows);
+    if (nv == 1 && M - i >= MR) {
+        NN_TILE_OF(i, MR);
+        i += MR;
+    }
     switch ((int)(M - i)) {
 #define NN_ROWS(m) \
-    case m: KN(tile)(kc, a, rsA, csA, B, ldb, c, ldc, m, init, bias, lr); break;
+    case m: NN_TILE_OF(i, m); break;
 #if MR > 7
         NN_ROWS(7)
 #endif
@@ -106,33 +141,52 @@ NN_TARGET static void KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, 
 #undef NN_ROWS
     default: break;
     }
+#undef NN_TILE_OF
 }
 
-/* The KC x NR panel of B (rows pc.., columns jc.., n <= NR of them) into bpad,
- * rows NR apart, zero past n: B[p, j] = B[p * rsB + j * csB].  nt's B is
- * given transposed (csB = K, rsB = 1): each column is read contiguously. */
+/* KN(panel_of) for the full tile and for the narrow one, each compiled apart,
+ * with the contraction of KN(gemm_xn) (multiply-adds fused: they are the
+ * tiles' sums, whether or not the compiler inlines these into it). */
+NN_TARGET NN_FP_CONTRACT static void
+KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb,
+          T *C, int64_t ldc, int init, const T *bias, const T *lr)
+{
+    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, NV);
+}
+
+NN_TARGET NN_FP_CONTRACT static void
+KN(panel1)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb,
+           T *C, int64_t ldc, int init, const T *bias, const T *lr)
+{
+    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, 1);
+}
+
+/* The KC x nr panel of B (rows pc.., columns jc.., n <= nr of them) into
+ * bpad, rows nr apart (NR, or LANES for the narrow tile), zero past n:
+ * B[p, j] = B[p * rsB + j * csB].  nt's B is given transposed (csB = K,
+ * rsB = 1): each column is read contiguously. */
 NN_TARGET static void KN(pack_b)(int64_t kc, int64_t n, const T *B, int64_t rsB, int64_t csB,
-                                 T *bpad)
+                                 T *bpad, const int nr)
 {
     if (csB == 1) {
         for (int64_t p = 0; p < kc; p++) {
             const T *src = B + p * rsB;
-            for (int j = 0; j < NR; j++) bpad[p * NR + j] = j < n ? src[j] : (T)0;
+            for (int j = 0; j < nr; j++) bpad[p * nr + j] = j < n ? src[j] : (T)0;
         }
         return;
     }
     for (int64_t j = 0; j < n; j++) {
         const T *src = B + j * csB;
-        for (int64_t p = 0; p < kc; p++) bpad[p * NR + j] = src[p * rsB];
+        for (int64_t p = 0; p < kc; p++) bpad[p * nr + j] = src[p * rsB];
     }
-    for (int64_t j = n; j < NR; j++)
-        for (int64_t p = 0; p < kc; p++) bpad[p * NR + j] = 0;
+    for (int64_t j = n; j < nr; j++)
+        for (int64_t p = 0; p < kc; p++) bpad[p * nr + j] = 0;
 }
 
 /* Columns [j0, j1) of C = [bias +] A @ B (see the top of the file), B[p, j] at
  * B[p * rsB + j * csB]: csB = 1 (B row-major, read in place unless a panel is
  * narrower than NR) or rsB = 1 (B transposed: every panel packed). */
-NN_TARGET __attribute__((optimize("fp-contract=fast"))) static void
+NN_TARGET NN_FP_CONTRACT static void
 KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t csA, const T *B,
             int64_t rsB, int64_t csB, const T *bias, const T *lr, T *C, int64_t j0, int64_t j1)
 {
@@ -153,24 +207,31 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
             const T *a = A + pc * csA;
             const T *b = B + pc * rsB + jc * csB;
             int64_t ldb = rsB;
+            /* a panel of at most one vector of columns: the narrow tile (NV
+             * times fewer lanes computed past n) */
+            const int narrow = NV > 1 && n <= LANES, nr = narrow ? LANES : NR;
             if (n < NR || csB != 1) {
-                KN(pack_b)(kc, n, b, rsB, csB, bpad);
+                KN(pack_b)(kc, n, b, rsB, csB, bpad, nr);
                 b = bpad;
-                ldb = NR;
+                ldb = nr;
             }
             if (n == NR) {
                 KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j, lr);
                 continue;
             }
-            for (int64_t i = 0; i < M; i += MR) {
-                const int64_t m = M - i < MR ? M - i : MR;
+            const int64_t rows = narrow ? MR1 : MR; /* cpad holds MR x NR = MR1 x LANES */
+            for (int64_t i = 0; i < M; i += rows) {
+                const int64_t m = M - i < rows ? M - i : rows;
                 T *c = C + i * N + jc;
                 if (!init || lr)
                     for (int64_t r = 0; r < m; r++)
-                        for (int64_t j = 0; j < n; j++) cpad[r * NR + j] = c[r * N + j];
-                KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, NR, init, bias_j, lr);
+                        for (int64_t j = 0; j < n; j++) cpad[r * nr + j] = c[r * N + j];
+                if (narrow)
+                    KN(panel1)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, nr, init, bias_j, lr);
+                else
+                    KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, nr, init, bias_j, lr);
                 for (int64_t r = 0; r < m; r++)
-                    for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * NR + j];
+                    for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * nr + j];
             }
         }
         if (K == 0 && !lr)
@@ -180,6 +241,7 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
 }
 
 #undef V
+#undef MR1
 #undef NR
 #undef LANES
 #undef KN
