@@ -9,6 +9,13 @@
  * Used for the step's latency breakdown in bench/README.md.
  */
 #include "limits.h"
+#ifdef __clang__ /* nnext's exp, rounded as nnext compiles it (gcc -std=c11: no contraction) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include "../../nnext/csrc/nnext_exp.h"
+#ifdef __clang__
+#pragma STDC FP_CONTRACT DEFAULT
+#endif
 
 #define N 2000000L
 
@@ -64,6 +71,21 @@ static double chain_exp_libm(double x)
 static double chain_exp_fast(double x)
 {
     for (long i = 0; i < N; i++) x = exp_fast(-x) * 0.9;
+    return x;
+}
+static double chain_exp_nnext(double x) /* nnext's branch-free exp, the vector loops' */
+{
+    for (long i = 0; i < N; i++) x = nn_exp_f64(-x) * 0.9;
+    return x;
+}
+static double chain_exp_nnext_one(double x) /* nnext's exp on the per-sample step's chain */
+{
+    for (long i = 0; i < N; i++) x = nn_exp_one_f64(-x) * 0.9;
+    return x;
+}
+static double chain_sigmoid_nnext_one(double x)
+{
+    for (long i = 0; i < N; i++) x = 1.0 / (1.0 + nn_exp_one_f64(-x));
     return x;
 }
 static double chain_sigmoid_libm(double x)
@@ -160,6 +182,9 @@ int main(void)
         {"exp_fast (+ mul)", chain_exp_fast, 0},
         {"sigmoid_libm: exp + add + division", chain_sigmoid_libm, 0},
         {"sigmoid_fast: exp_fast + add + division", chain_sigmoid_fast, 0},
+        {"nnext's nn_exp_f64 (+ mul)", chain_exp_nnext, 0},
+        {"nnext's nn_exp_one_f64 (+ mul)", chain_exp_nnext_one, 0},
+        {"nnext's sigmoid on a chain: exp_one + add + div", chain_sigmoid_nnext_one, 0},
 #if LIMITS_HAVE_AVX2
         {"add + division, 4 lanes", chain_div4, 0},
         {"sigmoid_fast4, 4 lanes", chain_sigmoid_fast4, 0},
