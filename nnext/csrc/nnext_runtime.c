@@ -59,7 +59,10 @@ static double monotonic_seconds(void);
  * batch 64, 4,096 rows, 2 threads, numpy's epoch run before each of nnext's):
  * with a spin of 100,000 loads nnext's epoch took 36 ms in
  * most runs against 16 ms in the others; with this spin, 16 ms in nearly all.
- * (OpenBLAS's workers also spin for a while after a call.) */
+ * (OpenBLAS's workers also spin for a while after a call.)  The spin yields
+ * the CPU every 256 loads (spin_while): without that, the 256-64-64-10 network
+ * at batch 64 (2,048 rows) took 10-16 ms an epoch in 7 of 9 runs on 2 threads
+ * against 2.6-2.9 ms on one thread; with it, 3.6-3.9 ms in all 9. */
 #define NN_WORKER_SPIN_S 2e-3
 
 /* Spins while *generation == seen, for at most `seconds`; returns its value. */
@@ -68,7 +71,12 @@ static unsigned long spin_while(const atomic_ulong *generation, unsigned long se
     unsigned long g;
     double start = 0;
     for (unsigned spins = 1; (g = atomic_load(generation)) == seen; spins++) {
-        if (spins % 256 == 0) { /* a clock read every 256 loads */
+        if (spins % 256 == 0) { /* a yield and a clock read every 256 loads */
+            /* A spinning worker that the scheduler put on the CPU of the thread
+             * whose job it waits for would take that thread's time for the
+             * serial work between products; the yield hands the CPU back at
+             * once (alone on its CPU, the yield returns at once). */
+            sched_yield();
             const double t = monotonic_seconds();
             if (start == 0)
                 start = t;
