@@ -86,8 +86,12 @@ def test_trask_c_ends_where_nnext_and_his_script_end(tmp_path, flags):
     *_, syn0, syn1 = R.trask_part2()
     assert rel(np.concatenate([syn0.ravel(), syn1.ravel()]), nnext_final) <= TOL  # the tutorial and nnext agree
     variants = run(tmp_path, build(tmp_path, "trask", flags), 60000, start)
-    expected = {"scalar_libm", "scalar_fast"} | ({"avx2_fast", "avx2_fast_folded"} if flags else set())
+    expected = {"scalar_libm", "scalar_fast", "nnext_bits", "nnext_bits_lanes"}
+    expected |= {"avx2_fast", "avx2_fast_folded"} if flags else set()
     assert set(variants) == expected
+    # nnext's own arithmetic, in plain loops and in nnext's lanes: nnext's weights to the bit
+    assert np.array_equal(variants["nnext_bits"][:16], nnext_final)
+    assert np.array_equal(variants["nnext_bits_lanes"][:16], nnext_final)
     for name, values in variants.items():
         assert rel(values[:16], nnext_final) <= TOL, name
 

@@ -29,6 +29,8 @@
  *   avx2_libmvec the same with glibc's vector exp _ZGVdN4v_exp (build with
  *                -DLIMITS_LIBMVEC ... -lmvec): a shorter latency than limits.h's
  *   *_folded     the same, the next step's hidden sums off the chain (below)
+ *   nnext_bits   nnext's own arithmetic in plain loops, bit for bit (below)
+ *   nnext_bits_lanes  the same, laid out as nnext's fused step (rows in lanes)
  * X is read at run time (not folded as constants: nnext cannot know it is 0/1).
  *
  * Why these are tight: see bench/README.md ("The limits of issue 14"): the
@@ -37,6 +39,20 @@
  * and perf stat's cycles per step are compared with its latency count there.
  */
 #include "limits.h"
+
+/* nnext's exp (the "nnext_bits" variant below computes nnext's own bits);
+ * its formulas are written for products and sums rounded one at a time, as
+ * gcc does under -std=c11; clang is told so (it would fuse them into FMAs). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include "../../nnext/csrc/nnext_exp.h"
+#ifdef __clang__
+#pragma STDC FP_CONTRACT DEFAULT
+#define NNEXT_BITS_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#else
+#define NNEXT_BITS_NO_CONTRACT
+#endif
 
 static double X[4][3];
 static const double X_DATA[4][3] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {1, 1, 1}};
@@ -147,6 +163,118 @@ DEFINE_AVX2(train_avx2_libmvec_folded, sigmoid_libmvec4, 1)
 #endif
 #endif
 
+/* "nnext_bits": nnext's own step, to the bit (its final weights equal
+ * nnext's), in plain loops: every sum from 0 in nnext's order (over the
+ * inputs for a neuron, over the rows for a gradient), its branch-free exp
+ * (nnext_exp.h: nn_exp_f64, no FMA), the output delta (o - y) o (1 - o), the
+ * hidden delta from the weights before the update, the update p - lr g, and
+ * the step's loss summed as nnext does.  The limit of nnext's arithmetic
+ * without nnext's fused step around it (its lanes, its loops over layers and
+ * their parameters in memory). */
+static void train_nnext_bits(double s0[3][4], double s1[4], long steps)
+{
+    NNEXT_BITS_NO_CONTRACT
+    const double lr = 1.0;
+    double h[4][4], o[4], d2[4], d1[4][4], loss_sum = 0;
+    for (long t = 0; t < steps; t++) {
+        for (int q = 0; q < 4; q++)
+            for (int j = 0; j < 4; j++) {
+                double z = 0;
+                z += X[q][0] * s0[0][j];
+                z += X[q][1] * s0[1][j];
+                z += X[q][2] * s0[2][j];
+                h[q][j] = 1.0 / (1.0 + nn_exp_f64(-z));
+            }
+        double sum = 0;
+        for (int q = 0; q < 4; q++) {
+            double z = 0;
+            for (int i = 0; i < 4; i++) z += h[q][i] * s1[i];
+            o[q] = 1.0 / (1.0 + nn_exp_f64(-z));
+            const double e = Y[q] - o[q];
+            sum += e * e;
+        }
+        loss_sum += 0.5 * sum;
+        for (int q = 0; q < 4; q++) {
+            d2[q] = o[q] - Y[q];
+            d2[q] *= o[q] * (1.0 - o[q]);
+            for (int i = 0; i < 4; i++) {
+                d1[q][i] = 0.0 + d2[q] * s1[i];
+                d1[q][i] *= h[q][i] * (1.0 - h[q][i]);
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            double g = 0;
+            for (int q = 0; q < 4; q++) g += h[q][i] * d2[q];
+            s1[i] = s1[i] - lr * g;
+        }
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++) {
+                double g = 0;
+                for (int q = 0; q < 4; q++) g += X[q][i] * d1[q][j];
+                s0[i][j] = s0[i][j] - lr * g;
+            }
+    }
+    if (!(loss_sum >= 0)) fprintf(stderr, "nnext_bits: the loss sum is %g\n", loss_sum);
+}
+
+/* "nnext_bits_lanes": the same arithmetic (nnext's bits) laid out as nnext's
+ * fused step lays it out: the 4 rows in the 4 lanes of a vector, every
+ * neuron one vector; the sigmoid a loop over the 16 hidden values that the
+ * compiler vectorises; the gradients' sums over the rows taken in row order
+ * (lane 0 first), W0's four columns at once from the transposed deltas. */
+typedef double nnext_bits_v4 __attribute__((vector_size(32)));
+static void train_nnext_bits_lanes(double s0[3][4], double s1[4], long steps)
+{
+    NNEXT_BITS_NO_CONTRACT
+    typedef nnext_bits_v4 v4;
+    const double lr = 1.0;
+    v4 xc[3], y;
+    for (int i = 0; i < 3; i++) xc[i] = (v4){X[0][i], X[1][i], X[2][i], X[3][i]};
+    y = (v4){Y[0], Y[1], Y[2], Y[3]};
+    double loss_sum = 0;
+    for (long t = 0; t < steps; t++) {
+        v4 h[4], o, d2, d1[4];
+        for (int j = 0; j < 4; j++) {
+            v4 z = (v4){0, 0, 0, 0};
+            for (int i = 0; i < 3; i++) z += xc[i] * s0[i][j];
+            h[j] = z;
+        }
+        double *hv = (double *)h;
+        for (int k = 0; k < 16; k++) hv[k] = 1.0 / (1.0 + nn_exp_f64(-hv[k]));
+        o = (v4){0, 0, 0, 0};
+        for (int i = 0; i < 4; i++) o += h[i] * s1[i];
+        for (int q = 0; q < 4; q++) o[q] = 1.0 / (1.0 + nn_exp_f64(-o[q]));
+        double sum = 0;
+        for (int q = 0; q < 4; q++) {
+            const double e = y[q] - o[q];
+            sum += e * e;
+        }
+        loss_sum += 0.5 * sum;
+        d2 = o - y;
+        d2 *= o * (1.0 - o);
+        for (int i = 0; i < 4; i++) {
+            d1[i] = 0.0 + d2 * s1[i];
+            d1[i] *= h[i] * (1.0 - h[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            double g = 0;
+            for (int q = 0; q < 4; q++) g += h[i][q] * d2[q];
+            s1[i] = s1[i] - lr * g;
+        }
+        v4 rows[4]; /* rows[q][j] = d1[j][q] */
+        for (int q = 0; q < 4; q++) rows[q] = (v4){d1[0][q], d1[1][q], d1[2][q], d1[3][q]};
+        for (int i = 0; i < 3; i++) {
+            v4 g = (v4){0, 0, 0, 0};
+            for (int q = 0; q < 4; q++) g += xc[i][q] * rows[q];
+            v4 w;
+            memcpy(&w, s0[i], sizeof w);
+            w = w - lr * g;
+            memcpy(s0[i], &w, sizeof w);
+        }
+    }
+    if (!(loss_sum >= 0)) fprintf(stderr, "nnext_bits_lanes: the loss sum is %g\n", loss_sum);
+}
+
 static double sse(double s0[3][4], const double s1[4])
 {
     double sum = 0;
@@ -180,6 +308,7 @@ int main(int argc, char **argv)
         const char *name;
     } variants[] = {
         {train_scalar_libm, "scalar_libm"}, {train_scalar_fast, "scalar_fast"},
+        {train_nnext_bits, "nnext_bits"}, {train_nnext_bits_lanes, "nnext_bits_lanes"},
 #if LIMITS_HAVE_AVX2
         {train_avx2_fast, "avx2_fast"}, {train_avx2_fast_folded, "avx2_fast_folded"},
 #ifdef LIMITS_LIBMVEC
