@@ -9,13 +9,6 @@
  * Used for the step's latency breakdown in bench/README.md.
  */
 #include "limits.h"
-#ifdef __clang__ /* nnext's exp, rounded as nnext compiles it (gcc -std=c11: no contraction) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-#include "../../nnext/csrc/nnext_exp.h"
-#ifdef __clang__
-#pragma STDC FP_CONTRACT DEFAULT
-#endif
 
 #define N 2000000L
 

@@ -1,5 +1,6 @@
-/* Shared by the programs in bench/limits/: the clock, argument parsing, and the short-chain
- * sigmoid (scalar and, where the compiler targets AVX2+FMA, 4 lanes).
+/* Shared by the programs in bench/limits/: the clock, argument parsing, the short-chain
+ * sigmoid (scalar and, where the compiler targets AVX2+FMA, 4 lanes), and nnext's exp
+ * for the variants that compute nnext's own bits (below).
  *
  * sigmoid_libm(z)  = 1 / (1 + exp(-z)) with glibc's exp: the tutorials' formula.
  * sigmoid_fast(z)  = the same formula with exp_fast below, inlined and branch-free.
@@ -24,6 +25,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* nnext's exp (nn_exp_f64, nn_exp_one_f64: the "nnext_bits" variants compute
+ * nnext's own bits).  Its formulas are written for products and sums rounded
+ * one at a time, as gcc does under -std=c11; clang is told so (it would fuse
+ * them into FMAs), here and, through NNEXT_BITS_NO_CONTRACT at the top of a
+ * function, in the nnext_bits functions. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include "../../nnext/csrc/nnext_exp.h"
+#ifdef __clang__
+#pragma STDC FP_CONTRACT DEFAULT
+#define NNEXT_BITS_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#else
+#define NNEXT_BITS_NO_CONTRACT
+#endif
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>

@@ -40,20 +40,6 @@
  */
 #include "limits.h"
 
-/* nnext's exp (the "nnext_bits" variant below computes nnext's own bits);
- * its formulas are written for products and sums rounded one at a time, as
- * gcc does under -std=c11; clang is told so (it would fuse them into FMAs). */
-#ifdef __clang__
-#pragma STDC FP_CONTRACT OFF
-#endif
-#include "../../nnext/csrc/nnext_exp.h"
-#ifdef __clang__
-#pragma STDC FP_CONTRACT DEFAULT
-#define NNEXT_BITS_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
-#else
-#define NNEXT_BITS_NO_CONTRACT
-#endif
-
 static double X[4][3];
 static const double X_DATA[4][3] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {1, 1, 1}};
 static const double Y[4] = {0, 1, 1, 0};

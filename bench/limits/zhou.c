@@ -33,20 +33,6 @@
  */
 #include "limits.h"
 
-/* nnext's exp (the "nnext_bits" variant below computes nnext's own bits);
- * its formulas are written for products and sums rounded one at a time, as
- * gcc does under -std=c11; clang is told so (it would fuse them into FMAs). */
-#ifdef __clang__
-#pragma STDC FP_CONTRACT OFF
-#endif
-#include "../../nnext/csrc/nnext_exp.h"
-#ifdef __clang__
-#pragma STDC FP_CONTRACT DEFAULT
-#define NNEXT_BITS_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
-#else
-#define NNEXT_BITS_NO_CONTRACT
-#endif
-
 static const double X[4][2] = {{-2, -1}, {25, 6}, {17, 4}, {-15, -6}};
 static const double Y[4] = {1, 0, 0, 1};
 
