@@ -229,6 +229,8 @@ def check_seed(seed):
 def copy_checked(dst, src, name):
     """Copies array-like src into dst (same shape), refusing NaN/inf and values
     that would overflow dst's dtype."""
+    if _core._copy_finite(dst, src):  # the common case, in one C pass
+        return
     src = np.asarray(src)
     if src.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {src.dtype}")

@@ -291,6 +291,34 @@ def test_from_weights_converts_exactly():
             np.testing.assert_array_equal(got, np.asarray(want).astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_from_weights_any_layout(dtype):
+    """Parameters given in every layout the C copy declines (strided, Fortran
+    order, byte-swapped, read-only, a subclass, overlapping views of one
+    buffer) or takes (C order, same dtype) land value for value, and a
+    failing copy leaves the network as it was."""
+    rng = np.random.RandomState(3)
+    base = rng.standard_normal((8, 12)).astype(dtype)
+    ro = base[:3, :4].copy()
+    ro.flags.writeable = False
+    layouts = [base[:3, :4].copy(), base[::2, ::3][:3, :4], np.asfortranarray(base[:3, :4]),
+               base[:3, :4].astype(np.dtype(dtype).newbyteorder()), ro,
+               base[:3, :4].copy().view(np.matrix), base[:3, :4]]
+    for W0 in layouts:
+        W1 = base[1:5, :1]  # overlaps W0's buffer in the last layout
+        net = Network.from_weights([W0, W1], [base[0, :4], base[2, :1]], dtype=dtype)
+        np.testing.assert_array_equal(net.weights[0], np.asarray(W0).astype(dtype))
+        np.testing.assert_array_equal(net.weights[1], np.asarray(W1).astype(dtype))
+        np.testing.assert_array_equal(net.biases[0], base[0, :4].astype(dtype))
+        before = [w.copy() for w in net.weights]
+        bad = np.array(W0, dtype=dtype)
+        bad[-1, -1] = np.nan
+        raises_mentioning(ValueError, ["weights[0]", "NaN or infinity"],
+                          lambda: setattr(net, "weights", [bad, W1]))
+        for got, want in zip(net.weights, before):
+            np.testing.assert_array_equal(got, want)
+
+
 # --- divergence ------------------------------------------------------------------------
 
 def test_divergence_raises_and_restores_finite_weights():

@@ -152,7 +152,36 @@ static PyObject *core_interrupt_all(PyObject *module, PyObject *Py_UNUSED(ignore
     Py_RETURN_NONE;
 }
 
+/* _copy_finite(dst, src) -> bool: copies src into dst when both are aligned,
+ * C-contiguous arrays of the same float dtype and shape, dst writeable, and
+ * every value of src finite (one pass, then one memmove); False, with dst
+ * untouched, otherwise: the caller's general path then converts or names
+ * the error (_checks.copy_checked). */
+static PyObject *core_copy_finite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_copy_finite takes 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    if (!PyArray_Check(args[0]) || !PyArray_Check(args[1])) Py_RETURN_FALSE;
+    PyArrayObject *dst = (PyArrayObject *)args[0], *src = (PyArrayObject *)args[1];
+    const int type = PyArray_TYPE(dst);
+    const int flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
+    if ((type != NPY_DOUBLE && type != NPY_FLOAT) || PyArray_TYPE(src) != type ||
+        !PyArray_CHKFLAGS(dst, flags | NPY_ARRAY_WRITEABLE) || !PyArray_CHKFLAGS(src, flags) ||
+        !PyArray_ISNBO(PyArray_DESCR(dst)->byteorder) ||
+        !PyArray_ISNBO(PyArray_DESCR(src)->byteorder) ||
+        !PyArray_SAMESHAPE(dst, src) || !all_finite(src))
+        Py_RETURN_FALSE;
+    memmove(PyArray_DATA(dst), PyArray_DATA(src), (size_t)PyArray_NBYTES(src));
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_copy_finite", (PyCFunction)(void (*)(void))core_copy_finite, METH_FASTCALL,
+     "_copy_finite(dst, src) -> bool: src copied into dst when they match in dtype and shape, "
+     "both C-contiguous, and src is finite; else False and dst untouched."},
     {"_interrupt_all", core_interrupt_all, METH_NOARGS,
      "_interrupt_all(): every call running in another thread stops with KeyboardInterrupt."},
     {"set_num_threads", core_set_num_threads, METH_O,
