@@ -132,6 +132,18 @@ int main(int argc, char **argv)
             TIME("sgd update (P params)", 0, for (int64_t i = 0; i < P; i++) pp[i] -= 1e-9f * gg[i]);
         }
         printf("  sum of parts %.2f us\n", total * 1e6);
+        /* what the step runs instead of grad tn + sgd update: the update folded
+         * into the weight-gradient product (W -= lr A^T delta), outside the sum */
+        for (int l = 2; l >= 0; l--) {
+            const int64_t ni = sizes[l], no = sizes[l + 1];
+            float *W = params + nn_weight_offset(&net, l), *gW = grads + nn_weight_offset(&net, l);
+            const double before = total;
+            char lab[64];
+            snprintf(lab, sizeof lab, "grad tn_sgd L%d (%lld,%lld,%lld)", l, (long long)ni,
+                     (long long)no, (long long)B);
+            TIME(lab, 2.0 * B * ni * no, nn_gemm_tn_sgd_f32(ni, no, B, a[l], d[l + 1], 1e-9f, W, gW));
+            total = before;
+        }
         /* the whole step through nn_train: one epoch of 64 * 50 rows */
         {
             const int64_t steps = step_flops > 1e9 ? 5 : 50, n = B * steps;

@@ -31,7 +31,8 @@ struct nn_workspace {
     void *z;                       /* (max_batch, sizes[L]) the output's pre-activation */
     void *extra;                   /* caller-defined, extra_elems elements              */
     int64_t *order;                /* (n_order,) row indices, or NULL                   */
-    void *block;                   /* the single allocation behind all of the above     */
+    void *block;                   /* the single allocation behind all of the above
+                                      (after its 64-byte header: nnext_core.c)          */
 };
 
 /* *out = a * b + c for a, b, c >= 0; non-zero (and *out untouched) when the

@@ -17,9 +17,11 @@
 #include "nnext_core.h"
 #include "nnext_gemm.h"
 #include "nnext_exp.h"
+#include "nnext_core_internal.h" /* the workspace's layout, for test_workspace_reuse */
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1141,6 +1143,89 @@ static void test_exp_one(void)
           bad32, (double)worst32);
 }
 
+/* Workspaces from nn_ws_new, whose freed block the next one may reuse
+ * (nnext_core.c): every buffer of a workspace is written over its whole
+ * documented extent with a pattern of its own and read back, by several
+ * threads at once, with sizes that step over the reuse limits (at least the
+ * size asked, at most twice it; kept up to 64 MiB).  Two live workspaces
+ * sharing a block, or a reused block too small, show as a changed pattern
+ * (and as an invalid access under valgrind). */
+typedef struct {
+    unsigned seed;
+    int bad;
+} ws_worker;
+
+static void *ws_reuse_worker(void *arg)
+{
+    ws_worker *w = arg;
+    int64_t sizes[3] = {3, 5, 2};
+    const int acts[2] = {NN_RELU, NN_SIGMOID};
+    for (int round = 0; round < (quick ? 40 : 200); round++) {
+        w->seed = w->seed * 1103515245u + 12345u;
+        const int64_t B = 1 + (int64_t)((w->seed >> 8) % 3000), width = 1 + (int64_t)((w->seed >> 4) % 40);
+        sizes[1] = width;
+        const nn_net net = {2, sizes, acts, 1, NULL};
+        const int64_t extra = (int64_t)(w->seed % 700), order = (int64_t)((w->seed >> 12) % 500);
+        nn_workspace *ws = nn_ws_new(&net, B, sizeof(double), extra, order);
+        if (!ws) {
+            w->bad++;
+            continue;
+        }
+        const int64_t wide = B * nn_max_width(&net);
+        struct { void *p; int64_t n; } bufs[] = {
+            {ws->acts[0], B * 3}, {ws->acts[1], B * width}, {ws->acts[2], B * 2}, {ws->z, B * 2},
+            {ws->delta[0], wide}, {ws->delta[1], wide}, {ws->grads, nn_param_count(&net)},
+            {ws->extra, extra}};
+        const double mark = (double)w->seed;
+        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++)
+            for (int64_t i = 0; i < bufs[b].n; i++) ((double *)bufs[b].p)[i] = mark + (double)(b * 7 + (size_t)i);
+        for (int64_t i = 0; i < order; i++) ws->order[i] = (int64_t)w->seed + i;
+        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++)
+            for (int64_t i = 0; i < bufs[b].n; i++)
+                w->bad += ((double *)bufs[b].p)[i] != mark + (double)(b * 7 + (size_t)i);
+        for (int64_t i = 0; i < order; i++) w->bad += ws->order[i] != (int64_t)w->seed + i;
+        nn_workspace_free(ws);
+    }
+    return NULL;
+}
+
+static void test_workspace_reuse(void)
+{
+    /* one thread: sizes up, down past half, and past the 64 MiB kept */
+    const int64_t sizes[3] = {4, 1000, 1};
+    const int acts[2] = {NN_RELU, NN_SIGMOID};
+    const nn_net net = {2, sizes, acts, 1, NULL};
+    const int64_t batches[] = {10, 10, 11, 30, 7, 1, 9000, 4000, 8000, 20000, 20000, 5};
+    for (size_t t = 0; t < sizeof batches / sizeof batches[0]; t++) {
+        nn_workspace *ws = nn_ws_new(&net, batches[t], sizeof(double), 0, 0);
+        CHECK(ws != NULL, "workspace of %lld rows", (long long)batches[t]);
+        if (!ws) continue;
+        double *a1 = ws->acts[1];
+        for (int64_t i = 0; i < batches[t] * 1000; i++) a1[i] = (double)i;
+        int bad = 0;
+        for (int64_t i = 0; i < batches[t] * 1000; i++) bad += a1[i] != (double)i;
+        CHECK(bad == 0, "%d entries of acts[1] changed (%lld rows)", bad, (long long)batches[t]);
+        nn_workspace_free(ws);
+    }
+    /* threads at once */
+    enum { N_THREADS = 4 };
+    pthread_t threads[N_THREADS];
+    ws_worker workers[N_THREADS];
+    int started = 0;
+    for (int t = 0; t < N_THREADS; t++) {
+        workers[t].seed = 77u + 1000u * (unsigned)t;
+        workers[t].bad = 0;
+        if (pthread_create(&threads[t], NULL, ws_reuse_worker, &workers[t]) == 0) started++;
+        else break;
+    }
+    CHECK(started == N_THREADS, "started %d of %d threads", started, N_THREADS);
+    for (int t = 0; t < started; t++) {
+        pthread_join(threads[t], NULL);
+        CHECK(workers[t].bad == 0, "thread %d: %d workspace entries changed or missing", t,
+              workers[t].bad);
+    }
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1159,6 +1244,7 @@ int main(int argc, char **argv)
     test_sgd_folded();
     test_mt19937();
     test_exp_one();
+    test_workspace_reuse();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
