@@ -6,9 +6,8 @@
 
 /* --------------------------------------------------------------- network */
 
-/* Layer l's activation: a (n, sizes[l+1]) from its pre-activation, which is
- * a itself (in place) except for maxout, whose z (n, cols_l) is apart. */
-static void FN(act_forward_layer)(const nn_net *net, int l, T *a, const T *z, int64_t n)
+/* Layer l's activation over rows: see FN(act_forward_layer). */
+static void FN(act_forward_rows)(const nn_net *net, int l, T *a, const T *z, int64_t n)
 {
     const int64_t m = net->sizes[l + 1];
     if (net->activations[l] == NN_MAXOUT)
@@ -17,11 +16,9 @@ static void FN(act_forward_layer)(const nn_net *net, int l, T *a, const T *z, in
         FN(nn_activation_forward)(net->activations[l], nn_layer_param(net, l), a, n, m);
 }
 
-/* Layer l's activation backward: delta (n, cols_l) = dL/dz_l from da (n,
- * sizes[l+1]) = dL/da_l+1, its output a and (maxout) its pre-activation z;
- * da may be delta itself. */
-static void FN(act_backward_layer)(const nn_net *net, int l, T *delta, const T *da, const T *a,
-                                   const T *z, int64_t n)
+/* Layer l's activation backward over rows: see FN(act_backward_layer). */
+static void FN(act_backward_rows)(const nn_net *net, int l, T *delta, const T *da, const T *a,
+                                  const T *z, int64_t n)
 {
     const int64_t m = net->sizes[l + 1];
     if (net->activations[l] == NN_MAXOUT) {
@@ -30,6 +27,64 @@ static void FN(act_backward_layer)(const nn_net *net, int l, T *delta, const T *
     }
     if (da != delta) memcpy(delta, da, (size_t)(n * m) * sizeof(T));
     FN(nn_activation_backward)(net->activations[l], nn_layer_param(net, l), delta, a, n, m);
+}
+
+/* An activation pass over rows [0, n) of layer l, split by rows over the
+ * threads when it has NN_PARALLEL_ELEMS elements or more (each row is on its
+ * own, softmax and maxout included: the same bits on any thread count),
+ * except maxout's backward pass in place. */
+typedef struct {
+    const nn_net *net;
+    int l, backward;
+    T *out;           /* a (forward) or delta (backward) */
+    const T *in, *a, *z; /* forward: z; backward: da, a, z */
+    int64_t n;
+} FN(act_job);
+
+static void FN(act_task)(void *arg, int part, int nparts)
+{
+    const FN(act_job) *j = arg;
+    const int64_t r0 = j->n * part / nparts, r1 = j->n * (part + 1) / nparts;
+    const int64_t m = j->net->sizes[j->l + 1], cols = nn_layer_cols(j->net, j->l);
+    const T *z = j->z ? j->z + r0 * cols : NULL;
+    if (r0 >= r1) return;
+    if (j->backward)
+        FN(act_backward_rows)(j->net, j->l, j->out + r0 * cols, j->in + r0 * m, j->a + r0 * m, z,
+                              r1 - r0);
+    else
+        FN(act_forward_rows)(j->net, j->l, j->out + r0 * m, z, r1 - r0);
+}
+
+static void FN(act_run)(FN(act_job) *j)
+{
+    const int64_t cols = nn_layer_cols(j->net, j->l);
+    int parts = (double)j->n * (double)cols >= NN_PARALLEL_ELEMS ? nn_get_num_threads() : 1;
+    if (parts > j->n) parts = (int)j->n;
+    /* maxout's backward in place widens rows of m into rows of cols: a part's
+     * output would overwrite rows of input another part has yet to read */
+    if (j->backward && j->in == j->out && cols != j->net->sizes[j->l + 1]) parts = 1;
+    if (parts > 1)
+        nn_parallel(FN(act_task), j, parts);
+    else
+        FN(act_task)(j, 0, 1);
+}
+
+/* Layer l's activation: a (n, sizes[l+1]) from its pre-activation, which is
+ * a itself (in place) except for maxout, whose z (n, cols_l) is apart. */
+static void FN(act_forward_layer)(const nn_net *net, int l, T *a, const T *z, int64_t n)
+{
+    FN(act_job) j = {net, l, 0, a, NULL, NULL, z, n};
+    FN(act_run)(&j);
+}
+
+/* Layer l's activation backward: delta (n, cols_l) = dL/dz_l from da (n,
+ * sizes[l+1]) = dL/da_l+1, its output a and (maxout) its pre-activation z;
+ * da may be delta itself. */
+static void FN(act_backward_layer)(const nn_net *net, int l, T *delta, const T *da, const T *a,
+                                   const T *z, int64_t n)
+{
+    FN(act_job) j = {net, l, 1, delta, da, a, z, n};
+    FN(act_run)(&j);
 }
 
 /* acts[0] (n, sizes[0]) given; acts[l] (n, sizes[l]) written for l = 1..L,
@@ -159,6 +214,32 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
  * weight-gradient product's tiles, no pass over a gradient buffer), which
  * runs to the end.  Every parameter ends as nn_gradients followed by the
  * optimizer's step would leave it, to the bit.  Returns the batch's loss. */
+/* SGD on a layer's biases b (n_out,): gb[j] = sum over the n rows of delta[:, j], in
+ * row order, then b[j] -= lr gb[j]; columns split over the threads (the same bits). */
+typedef struct {
+    T *b, *gb;
+    const T *delta;
+    T lr;
+    int64_t n, n_out;
+} FN(bias_job);
+
+static void FN(bias_task)(void *arg, int part, int nparts)
+{
+    const FN(bias_job) *j = arg;
+    const int64_t n_out = j->n_out;
+    /* whole 16-column blocks per part, so that parts do not share cache lines of gb, b */
+    const int64_t blocks = (n_out + 15) / 16;
+    const int64_t j0 = blocks * part / nparts * 16, j1e = blocks * (part + 1) / nparts * 16;
+    const int64_t j1 = j1e < n_out ? j1e : n_out;
+    T *gb = j->gb;
+    for (int64_t c = j0; c < j1; c++) gb[c] = 0;
+    for (int64_t i = 0; i < j->n; i++) {
+        const T *row = j->delta + i * n_out;
+        for (int64_t c = j0; c < j1; c++) gb[c] += row[c];
+    }
+    for (int64_t c = j0; c < j1; c++) j->b[c] = j->b[c] - j->lr * gb[c];
+}
+
 static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
                            const T *X, const T *Y, int64_t n, T lr, T *grads, T *hidden)
 {
@@ -193,11 +274,14 @@ static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int l
         const int64_t n_in = net->sizes[l], n_out = nn_layer_cols(net, l);
         const T *delta = deltas[l + 1];
         if (net->has_bias) { /* as nn_dense_backward's column sums, then the update */
-            T *b = params + nn_bias_offset(net, l), *gb = grads + nn_bias_offset(net, l);
-            for (int64_t j = 0; j < n_out; j++) gb[j] = 0;
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t j = 0; j < n_out; j++) gb[j] += delta[i * n_out + j];
-            for (int64_t j = 0; j < n_out; j++) b[j] = b[j] - lr * gb[j];
+            FN(bias_job) j = {params + nn_bias_offset(net, l), grads + nn_bias_offset(net, l),
+                              delta, lr, n, n_out};
+            const int parts = (double)n * (double)n_out >= NN_PARALLEL_ELEMS && n_out >= 64
+                                  ? nn_get_num_threads() : 1;
+            if (parts > 1)
+                nn_parallel(FN(bias_task), &j, parts);
+            else
+                FN(bias_task)(&j, 0, 1);
         }
         FN(nn_gemm_tn_sgd)(n_in, n_out, n, acts[l], delta, lr, params + nn_weight_offset(net, l),
                            grads + nn_weight_offset(net, l));
