@@ -891,6 +891,10 @@ static void test_shapes(void)
             for (int c = 0; c < nd; c += 2) check_dense(dims[a], dims[b], dims[c]);
     const int64_t big[][3] = {{150, 200, 130}, {257, 129, 67}, {64, 300, 301}, {1000, 64, 33}};
     for (int i = 0; i < 4; i++) check_dense(big[i][0], big[i][1], big[i][2]);
+    /* B's rows 4 KB apart or more with 256 rows of A or more: the packed B
+     * panels (nnext_gemm_kernel.h), in the forward pass (M = 300 rows) and the
+     * weight gradient (M = 260), two K blocks, a narrow last panel */
+    if (!quick) check_dense(300, 260, 1030);
 }
 
 /* The three products of a dense layer with exactly-sized buffers, against naive loops. */
