@@ -1,7 +1,7 @@
 /* The machine: which instruction set the hot functions use (nnext_isa.h),
  * the thread pool that large matrix products are split over, and the poll
  * through which long loops answer an interrupt (nnext_runtime.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getcpu and the CPU_* macros on Linux; POSIX 2008 besides */
 #include "nnext_core.h"
 #include "nnext_gemm.h"
 #include "nnext_isa.h"
@@ -87,6 +87,47 @@ static unsigned long spin_while(const atomic_ulong *generation, unsigned long se
     return g;
 }
 
+/* A worker woken from its sleep is often placed by the scheduler on the CPU
+ * of the thread that woke it (Linux's wake-affine placement): the caller,
+ * which runs part 0 there.  The two parts then share one CPU, and the load
+ * balancer can leave them so for tens of milliseconds while another CPU
+ * idles.  Measured on case E's network of bench/run.py (64-256-256-10, batch
+ * 256, 16 steps, 2 threads, 0.3 s of sleep before each epoch as the
+ * benchmark does; a C loop over nn_train_f32 counting the worker's jobs on
+ * the caller's CPU): a process's first epoch took 17.0-21.9 ms with the
+ * worker on the caller's CPU for 71-211 of its 352 jobs, the next ones 12.0
+ * ms (one thread: 20.5 ms); from Python, where every epoch starts a fresh
+ * network, 21.7 ms in 8 of 8 epochs one minute and 12.2-13.5 ms the next.
+ * So a worker that takes a job on the caller's CPU moves itself: it leaves
+ * that CPU out of its affinity mask (the kernel moves it at once to another
+ * allowed CPU) and puts the mask back as it was (which does not move it
+ * back).  First epochs then 13.2-13.6 ms, no job on the caller's CPU. */
+static void move_off_cpu(int caller_cpu)
+{
+#if defined(__linux__) && defined(CPU_ISSET)
+    if (caller_cpu < 0 || caller_cpu >= CPU_SETSIZE || sched_getcpu() != caller_cpu) return;
+    cpu_set_t allowed, others;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    others = allowed;
+    CPU_CLR(caller_cpu, &others);
+    if (CPU_COUNT(&others) == 0) return; /* nowhere else to go */
+    if (sched_setaffinity(0, sizeof others, &others) == 0)
+        sched_setaffinity(0, sizeof allowed, &allowed);
+#else
+    (void)caller_cpu;
+#endif
+}
+
+/* The CPU the calling thread runs on, or -1 where that cannot be asked. */
+static int current_cpu(void)
+{
+#if defined(__linux__) && defined(CPU_ISSET)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
 /* A pool of n - 1 workers started on first use.  The caller runs part 0 of a
  * job itself; workers spin for the next job (NN_WORKER_SPIN_S), then sleep on a condition
  * variable.  One job at a time: a caller that finds the pool busy (another
@@ -100,11 +141,12 @@ static struct {
     int started;          /* workers running */
     atomic_ulong generation;
     atomic_int remaining;
+    int caller_cpu; /* the CPU the caller ran on when it posted the job, or -1 */
     nn_task_fn fn;
     void *arg;
     int nparts;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0,
-          0, 0, NULL, NULL, 0};
+          0, 0, -1, NULL, NULL, 0};
 
 static atomic_int nn_threads_wanted = 0; /* 0: not yet decided */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -159,7 +201,10 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&pool.lock);
         }
         seen = g;
-        if (index < pool.nparts) pool.fn(pool.arg, index, pool.nparts);
+        if (index < pool.nparts) {
+            move_off_cpu(pool.caller_cpu);
+            pool.fn(pool.arg, index, pool.nparts);
+        }
         atomic_fetch_sub(&pool.remaining, 1);
     }
     return NULL;
@@ -196,6 +241,7 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
         pool.fn = fn;
         pool.arg = arg;
         pool.nparts = nparts;
+        pool.caller_cpu = current_cpu();
         atomic_store(&pool.remaining, workers);
         pthread_mutex_lock(&pool.lock);
         atomic_fetch_add(&pool.generation, 1);

@@ -13,15 +13,17 @@
  * gradients against central differences.  Exit status 0 when every check
  * passes; failures are printed with enough context to reproduce.
  */
-#define _POSIX_C_SOURCE 199309L
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET: test_worker_placement */
 #include "nnext_core.h"
 #include "nnext_gemm.h"
 #include "nnext_exp.h"
 #include "nnext_core_internal.h" /* the workspace's layout, for test_workspace_reuse */
+#include "nnext_runtime.h"       /* nn_parallel, for test_worker_placement */
 
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1230,6 +1232,72 @@ static void test_workspace_reuse(void)
     }
 }
 
+/* A pool worker that takes a job on the caller's CPU moves to another one
+ * before running its part (nnext_runtime.c, move_off_cpu), and keeps its
+ * affinity mask.  The caller is pinned to one CPU; in each round a first job
+ * puts the worker on that CPU (its part pins itself there, then restores its
+ * mask, as the scheduler's wake-affine placement leaves it), and a second
+ * job, posted at once, must find it elsewhere. */
+typedef struct {
+    int put_on;  /* >= 0: part 1 moves itself to this CPU */
+    int cpu[2];  /* where each part ran */
+    int mask_ok; /* part 1's mask was the full one */
+} placement_job;
+
+static cpu_set_t placement_allowed;
+
+static void placement_task(void *arg, int part, int nparts)
+{
+    placement_job *j = arg;
+    (void)nparts;
+    if (part == 1 && j->put_on >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(j->put_on, &one);
+        sched_setaffinity(0, sizeof one, &one);
+        sched_setaffinity(0, sizeof placement_allowed, &placement_allowed);
+    }
+    if (part == 1) {
+        cpu_set_t now;
+        j->mask_ok = sched_getaffinity(0, sizeof now, &now) == 0 &&
+                     CPU_EQUAL(&now, &placement_allowed);
+    }
+    j->cpu[part] = sched_getcpu();
+}
+
+static void test_worker_placement(void)
+{
+    if (sched_getaffinity(0, sizeof placement_allowed, &placement_allowed) != 0 ||
+        CPU_COUNT(&placement_allowed) < 2) {
+        printf("test_worker_placement: skipped (fewer than 2 CPUs allowed)\n");
+        return;
+    }
+    int home = 0;
+    while (!CPU_ISSET(home, &placement_allowed)) home++;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(home, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "could not pin the caller to CPU %d", home);
+    nn_set_num_threads(2);
+    placement_job start = {-1, {-1, -1}, 0};
+    nn_parallel(placement_task, &start, 2); /* the worker exists */
+    int elsewhere = 0, masks = 0;
+    const int rounds = 20;
+    for (int r = 0; r < rounds; r++) {
+        placement_job put = {home, {-1, -1}, 0}, job = {-1, {-1, -1}, 0};
+        nn_parallel(placement_task, &put, 2);
+        nn_parallel(placement_task, &job, 2);
+        elsewhere += job.cpu[0] == home && job.cpu[1] != home && job.cpu[1] >= 0;
+        masks += job.mask_ok;
+    }
+    CHECK(elsewhere == rounds, "the worker ran on the caller's CPU %d in %d of %d rounds", home,
+          rounds - elsewhere, rounds);
+    CHECK(masks == rounds, "the worker's affinity mask changed in %d of %d rounds",
+          rounds - masks, rounds);
+    sched_setaffinity(0, sizeof placement_allowed, &placement_allowed);
+    nn_set_num_threads(0);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1249,6 +1317,7 @@ int main(int argc, char **argv)
     test_mt19937();
     test_exp_one();
     test_workspace_reuse();
+    test_worker_placement();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
