@@ -176,6 +176,30 @@ NN_TARGET static void KN(pack_b)(int64_t kc, int64_t n, const T *B, int64_t rsB,
         }
         return;
     }
+    /* A full panel of B^T (nt) in blocks of LANES columns by LANES steps of
+     * p, each column of a block one vector load (before: an element at a
+     * time down each column, every store on another line of bpad).  nt
+     * 64x2048x2048 (a 2048-wide layer's input delta at batch 64), float32,
+     * 2 threads: 4,120 -> 3,600 us; 1 thread: 8,500-8,700 -> 7,500 us. */
+    if (n == nr && rsB == 1) {
+        for (int64_t p0 = 0; p0 < kc; p0 += LANES) {
+            const int64_t pn = kc - p0 < LANES ? kc - p0 : LANES;
+            for (int j0 = 0; j0 < nr; j0 += LANES) {
+                if (pn == LANES) {
+                    V rows[LANES];
+                    for (int j = 0; j < LANES; j++) rows[j] = KN(load)(B + (j0 + j) * csB + p0);
+                    for (int p = 0; p < LANES; p++)
+                        for (int j = 0; j < LANES; j++) bpad[(p0 + p) * nr + j0 + j] = rows[j][p];
+                    continue;
+                }
+                for (int j = 0; j < LANES; j++) {
+                    const T *src = B + (j0 + j) * csB + p0;
+                    for (int64_t p = 0; p < pn; p++) bpad[(p0 + p) * nr + j0 + j] = src[p];
+                }
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < n; j++) {
         const T *src = B + j * csB;
         for (int64_t p = 0; p < kc; p++) bpad[p * nr + j] = src[p * rsB];
