@@ -5,7 +5,11 @@
  *
  *   nn_gemm_nn: C (M, N) = A (M, K) @ B (K, N) [+ bias (N,) on every row]   forward
  *   nn_gemm_tn: C (M, N) = A (K, M)^T @ B (K, N)                            weight gradient
+ *   nn_gemm_nn_relu: C = relu(A @ B [+ bias]), relu as nn_activation_forward's   forward,
+ *     a hidden ReLU layer (the activation applied to the tiles as they are stored)
  *   nn_gemm_nt: C (M, N) = A (M, K) @ B (N, K)^T                            input delta
+ *   nn_gemm_nt_mask: C = mask (M, N) > 0 ? A @ B^T : 0                      input delta
+ *     through a ReLU layer whose output is mask (its backward pass, in the tiles)
  *   nn_gemm_tn_sgd: W (M, N) -= lr * A (K, M)^T @ B (K, N)                   SGD step folded
  *     into the weight gradient: each entry W - lr * g rounded as the separate
  *     update would round it, g as nn_gemm_tn computes it.  In the product's
@@ -26,6 +30,10 @@
 #define NN_GEMM_DECLARE(T, S)                                                         \
     void nn_gemm_nn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,     \
                         const T *bias, T *C);                                       \
+    void nn_gemm_nn_relu_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,  \
+                             const T *bias, T *C);                                  \
+    void nn_gemm_nt_mask_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B,  \
+                             const T *mask, T *C);                                  \
     void nn_gemm_tn_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C); \
     void nn_gemm_nt_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C);   \
     void nn_gemm_tn_sgd_##S(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, \

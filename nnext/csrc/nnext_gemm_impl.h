@@ -18,6 +18,8 @@ typedef struct {
     int64_t M, N, K, rsA, csA, rsB, csB, align;
     const T *A, *B, *bias, *lr;
     T *C;
+    int relu;      /* the epilogue of KN(gemm_xn) (nnext_gemm_kernel.h) */
+    const T *mask; /* (M, N) or NULL */
     atomic_int *stop; /* the poll asked to stop: every part leaves at its next block */
     int nostop;       /* runs to the end whatever the poll says (an in-place update) */
 } FN(gemm_job);
@@ -25,7 +27,7 @@ typedef struct {
 static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
 {
     NN_ISA_PICK(gemm_xn)(g->M, g->N, g->K, g->A, g->rsA, g->csA, g->B, g->rsB, g->csB, g->bias,
-                         g->lr, g->C, j0, j1);
+                         g->lr, g->relu, g->mask, g->C, j0, j1);
 }
 
 static void FN(gemm_task)(void *arg, int part, int nparts)
@@ -40,6 +42,7 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         sub.M = i1 - i0;
         sub.A = g->A + i0 * g->rsA;
         sub.C = g->C + i0 * g->N;
+        if (g->mask) sub.mask = g->mask + i0 * g->N;
         FN(run_cols)(&sub, 0, g->N);
         return;
     }
@@ -93,7 +96,19 @@ void FN(nn_gemm_nn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, con
         FN(small_nn)(M, N, K, A, B, bias, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C, NULL, 0};
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C, 0, NULL, NULL, 0};
+    FN(gemm_run)(&g);
+}
+
+void FN(nn_gemm_nn_relu)(int64_t M, int64_t N, int64_t K, const T *A, const T *B,
+                         const T *bias, T *C)
+{
+    if (FN(nn_is_small)(M, N, K)) {
+        FN(small_nn)(M, N, K, A, B, bias, C);
+        for (int64_t i = 0; i < M * N; i++) C[i] = C[i] < 0 ? (T)0 : C[i];
+        return;
+    }
+    FN(gemm_job) g = {0, M, N, K, K, 1, N, 1, 32, A, B, bias, NULL, C, 1, NULL, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -103,7 +118,7 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, NULL, 0};
+    FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, 0, NULL, NULL, 0};
     FN(gemm_run)(&g);
 }
 
@@ -113,24 +128,35 @@ void FN(nn_gemm_nt)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_nt)(M, N, K, A, B, C);
         return;
     }
-    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C, NULL, 0};
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C, 0, NULL, NULL, 0};
     FN(gemm_run)(&g);
 }
 
+void FN(nn_gemm_nt_mask)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, const T *mask,
+                         T *C)
+{
+    if (FN(nt_is_small)(M, N, K)) {
+        FN(small_nt)(M, N, K, A, B, C);
+        for (int64_t i = 0; i < M * N; i++) C[i] = mask[i] > 0 ? C[i] : (T)0;
+        return;
+    }
+    FN(gemm_job) g = {0, M, N, K, K, 1, 1, K, 32, A, B, NULL, NULL, C, 0, mask, NULL, 0};
+    FN(gemm_run)(&g);
+}
 
 void FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T lr, T *W,
                         T *G)
 {
     const int fold = !FN(tn_is_small)(M, N, K) && K <= NN_GEMM_KC;
     if (fold) {
-        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W, NULL, 1};
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, &lr, W, 0, NULL, NULL, 1};
         FN(gemm_run)(&g);
         return;
     }
     if (FN(tn_is_small)(M, N, K)) {
         FN(small_tn)(M, N, K, A, B, G);
     } else {
-        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, G, NULL, 1};
+        FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, G, 0, NULL, NULL, 1};
         FN(gemm_run)(&g);
     }
     for (int64_t i = 0; i < M * N; i++) W[i] = W[i] - lr * G[i];

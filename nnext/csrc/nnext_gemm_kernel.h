@@ -38,6 +38,7 @@
 
 typedef T KN(vec) __attribute__((vector_size(VB)));
 #define V KN(vec)
+typedef __typeof__((V){0} < (V){0}) KN(ivec); /* a comparison's lanes: all ones or zero */
 
 NN_TARGET static inline __attribute__((always_inline)) V KN(load)(const T *p)
 {
@@ -65,7 +66,8 @@ NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v)
 #define NN_TILE(name, ROWS, VECS)                                                                \
     NN_TARGET static inline __attribute__((always_inline)) void                                \
     name(int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb, T *C,      \
-         int64_t ldc, const int mr, const int init, const T *bias, const T *lr)                \
+         int64_t ldc, const int mr, const int init, const T *bias, const T *lr,                \
+         const int relu, const T *mask)                                                        \
     {                                                                                          \
         V acc[ROWS][VECS];                                                                     \
         for (int r = 0; r < mr; r++)                                                           \
@@ -97,7 +99,14 @@ NN_TARGET static inline __attribute__((always_inline)) void KN(store)(T *p, V v)
             return;                                                                            \
         }                                                                                      \
         for (int r = 0; r < mr; r++)                                                           \
-            for (int v = 0; v < VECS; v++) KN(store)(C + r * ldc + v * LANES, acc[r][v]);      \
+            for (int v = 0; v < VECS; v++) {                                                   \
+                V x = acc[r][v];                                                               \
+                if (relu) /* a < 0 ? 0 : a (NaN and -0 kept), as nn_activation_forward */     \
+                    x = (V)((KN(ivec))x & ~(x < (V){0}));                                      \
+                if (mask) /* m > 0 ? x : 0, as ReLU's backward from its output m */            \
+                    x = (V)((KN(ivec))x & (KN(load)(mask + r * ldc + v * LANES) > (V){0}));    \
+                KN(store)(C + r * ldc + v * LANES, x);                                         \
+            }                                                                                  \
     }
 NN_TILE(KN(tile), MR, NV)
 NN_TILE(KN(tile1), MR1, 1)
@@ -107,14 +116,17 @@ NN_TILE(KN(tile1), MR1, 1)
  * M, rows MR (nv = 1: MR1, then one of MR) at a time. */
 NN_TARGET static inline __attribute__((always_inline)) void
 KN(panel_of)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B,
-             int64_t ldb, T *C, int64_t ldc, int init, const T *bias, const T *lr, const int nv)
+             int64_t ldb, T *C, int64_t ldc, int init, const T *bias, const T *lr, const int relu,
+             const T *mask, const int nv)
 {
 #define NN_TILE_OF(i, m)                                                                      \
     do {                                                                                      \
         if (nv == 1)                                                                          \
-            KN(tile1)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr); \
+            KN(tile1)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr, \
+                      relu, mask ? mask + (i) * ldc : NULL);                                  \
         else                                                                                  \
-            KN(tile)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr); \
+            KN(tile)(kc, A + (i) * rsA, rsA, csA, B, ldb, C + (i) * ldc, ldc, m, init, bias, lr, \
+                     relu, mask ? mask + (i) * ldc : NULL);                                   \
     } while (0)
     const int64_t rows = nv == 1 ? MR1 : MR;
     int64_t i = 0;
@@ -150,16 +162,16 @@ KN(panel_of)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const 
  * tiles' sums, whether or not the compiler inlines these into it). */
 NN_TARGET NN_FP_CONTRACT static void
 KN(panel)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb,
-          T *C, int64_t ldc, int init, const T *bias, const T *lr)
+          T *C, int64_t ldc, int init, const T *bias, const T *lr, int relu, const T *mask)
 {
-    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, NV);
+    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, relu, mask, NV);
 }
 
 NN_TARGET NN_FP_CONTRACT static void
 KN(panel1)(int64_t M, int64_t kc, const T *A, int64_t rsA, int64_t csA, const T *B, int64_t ldb,
            T *C, int64_t ldc, int init, const T *bias, const T *lr)
 {
-    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, 1);
+    KN(panel_of)(M, kc, A, rsA, csA, B, ldb, C, ldc, init, bias, lr, 0, NULL, 1);
 }
 
 /* The KC x nr panel of B (rows pc.., columns jc.., n <= nr of them) into
@@ -221,10 +233,14 @@ NN_TARGET static void KN(pack_b)(int64_t kc, int64_t n, const T *B, int64_t rsB,
 /* Columns [j0, j1) of C = [bias +] A @ B (see the top of the file), B[p, j] at
  * B[p * rsB + j * csB]: csB = 1 (B row-major, read in place unless a panel is
  * narrower than NR, or the rows are far apart: above) or rsB = 1 (B
- * transposed: every panel packed). */
+ * transposed: every panel packed).  The epilogue, on the final sums as they
+ * are stored: relu (C < 0 -> 0, NaN and -0 kept: a hidden ReLU layer's
+ * forward pass), mask (M, N), rows N apart as C's (C where mask > 0, else 0:
+ * ReLU's backward pass from the layer's output); neither with lr. */
 NN_TARGET NN_FP_CONTRACT static void
 KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t csA, const T *B,
-            int64_t rsB, int64_t csB, const T *bias, const T *lr, T *C, int64_t j0, int64_t j1)
+            int64_t rsB, int64_t csB, const T *bias, const T *lr, int relu, const T *mask, T *C,
+            int64_t j0, int64_t j1)
 {
     enum { KC = NN_GEMM_KC };
     T bpad[KC * NR] __attribute__((aligned(64)));
@@ -240,6 +256,9 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = K - pc < KC ? K - pc : KC;
             const int init = pc == 0;
+            /* the epilogue (relu, mask) on the last block of K, to the final sums */
+            const int last = pc + kc >= K, relu_k = relu && last;
+            const T *mask_k = last ? mask : NULL;
             const T *a = A + pc * csA;
             const T *b = B + pc * rsB + jc * csB;
             int64_t ldb = rsB;
@@ -253,7 +272,8 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
                 ldb = nr;
             }
             if (n == NR) {
-                KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j, lr);
+                KN(panel)(M, kc, a, rsA, csA, b, ldb, C + jc, N, init, bias_j, lr, relu_k,
+                          mask_k ? mask_k + jc : NULL);
                 continue;
             }
             const int64_t rows = narrow ? MR1 : MR; /* cpad holds MR x NR = MR1 x LANES */
@@ -266,14 +286,24 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
                 if (narrow)
                     KN(panel1)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, nr, init, bias_j, lr);
                 else
-                    KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, nr, init, bias_j, lr);
+                    KN(panel)(m, kc, a + i * rsA, rsA, csA, b, ldb, cpad, nr, init, bias_j, lr, 0,
+                              NULL);
                 for (int64_t r = 0; r < m; r++)
-                    for (int64_t j = 0; j < n; j++) c[r * N + j] = cpad[r * nr + j];
+                    for (int64_t j = 0; j < n; j++) {
+                        T x = cpad[r * nr + j];
+                        if (relu_k && x < 0) x = 0;
+                        if (mask_k && !(mask_k[(i + r) * N + jc + j] > 0)) x = 0;
+                        c[r * N + j] = x;
+                    }
             }
         }
         if (K == 0 && !lr)
             for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < n; j++) C[i * N + jc + j] = bias ? bias[jc + j] : (T)0;
+                for (int64_t j = 0; j < n; j++) {
+                    T x = bias ? bias[jc + j] : (T)0;
+                    if ((relu && x < 0) || (mask && !(mask[i * N + jc + j] > 0))) x = 0;
+                    C[i * N + jc + j] = x;
+                }
     }
 }
 

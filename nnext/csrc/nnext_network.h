@@ -100,9 +100,14 @@ static void FN(forward_z)(const nn_net *net, const T *params, T *const *acts, T 
         const T *weights = params + nn_weight_offset(net, l);
         const T *biases = net->has_bias ? params + nn_bias_offset(net, l) : NULL;
         T *zl = net->activations[l] == NN_MAXOUT ? pre[l + 1] : acts[l + 1];
-        FN(nn_dense_forward)(zl, acts[l], weights, biases, n, n_in, cols);
-        if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * cols) * sizeof(T));
-        FN(act_forward_layer)(net, l, acts[l + 1], zl, n);
+        if (net->activations[l] == NN_RELU && !(z && l == L - 1)) {
+            /* ReLU applied to the product's tiles as they are stored */
+            FN(nn_gemm_nn_relu)(n, cols, n_in, acts[l], weights, biases, acts[l + 1]);
+        } else {
+            FN(nn_dense_forward)(zl, acts[l], weights, biases, n, n_in, cols);
+            if (z && l == L - 1) memcpy(z, acts[L], (size_t)(n * cols) * sizeof(T));
+            FN(act_forward_layer)(net, l, acts[l + 1], zl, n);
+        }
         /* (a layer this small cannot have been stopped inside either) */
         if ((double)n * (double)n_in * (double)cols >= NN_POLL_WORK && nn_poll_due()) return;
     }
@@ -265,8 +270,13 @@ static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int l
                          acts[L], Y, n, k);
     for (int l = L - 1; l > 0; l--) {
         const int64_t n_in = net->sizes[l], n_out = nn_layer_cols(net, l);
-        FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], params + nn_weight_offset(net, l), deltas[l]);
-        FN(act_backward_layer)(net, l - 1, deltas[l], deltas[l], acts[l], (T *)ws->pre[l], n);
+        const T *weights = params + nn_weight_offset(net, l);
+        if (net->activations[l - 1] == NN_RELU) { /* ReLU's backward pass in the product's tiles */
+            FN(nn_gemm_nt_mask)(n, n_in, n_out, deltas[l + 1], weights, acts[l], deltas[l]);
+        } else {
+            FN(nn_gemm_nt)(n, n_in, n_out, deltas[l + 1], weights, deltas[l]);
+            FN(act_backward_layer)(net, l - 1, deltas[l], deltas[l], acts[l], (T *)ws->pre[l], n);
+        }
         if ((double)n * (double)n_in * (double)n_out >= NN_POLL_WORK && nn_poll_due()) return NAN;
     }
     if (pollable && nn_poll_stopped()) return NAN; /* (an input delta stopped inside) */

@@ -996,6 +996,63 @@ static void check_dense(int64_t B, int64_t n_in, int64_t n_out)
         free(a), free(d), free(w), free(w2), free(g), free(scratch);                        \
     } while (0)
 
+/* The epilogues: nn_gemm_nn_relu to the bit nn_gemm_nn followed by
+ * a < 0 ? 0 : a, and nn_gemm_nt_mask nn_gemm_nt followed by m > 0 ? c : 0
+ * (ReLU's passes in nnext_layers.h), on shapes through the small loops, the
+ * narrow tile, full panels, several blocks of K and the row split, with 1
+ * and 2 threads; the inputs hold NaN, infinities, -0 and exact zeros (A's
+ * rows of zeros make -0 and +0 sums), the mask NaN, -0 and negatives. */
+#define EPILOGUE_CHECK(T, S, M, N, K, threads)                                              \
+    do {                                                                                    \
+        T *a = xmalloc(sizeof(T) * (size_t)((M) * (K))), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
+        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *m = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        T *c1 = xmalloc(sizeof(T) * (size_t)((M) * (N))), *c2 = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        const T specials[] = {(T)NAN, (T)INFINITY, -(T)INFINITY, (T)-0.0, (T)0};              \
+        for (int64_t i = 0; i < (M) * (K); i++)                                             \
+            a[i] = (i / (K)) % 5 == 4 ? (T)-0.0 : urand() < 0.01 ? specials[i % 5] : (T)srand_(1); \
+        /* columns j % 3 == 0 of B (K, N) all -0: with A's positive rows and a bias of -0, \
+         * sums of -0, which relu keeps */                                                  \
+        for (int64_t i = 0; i < (M) * (K); i++)                                             \
+            if ((i / (K)) % 5 == 3) a[i] = (T)(urand() + 0.1);                              \
+        for (int64_t i = 0; i < (K) * (N); i++)                                             \
+            b[i] = (i % (N)) % 3 == 0 ? (T)-0.0 : (T)srand_(1);                             \
+        for (int64_t j = 0; j < (N); j++) bias[j] = j % 7 == 3 ? (T)-0.0 : (T)srand_(0.5);  \
+        for (int64_t i = 0; i < (M) * (N); i++)                                             \
+            m[i] = urand() < 0.05 ? specials[i % 4] : (T)srand_(1);                         \
+        nn_set_num_threads(threads);                                                        \
+        for (int with_bias = 0; with_bias < 2; with_bias++) {                               \
+            const T *bb = with_bias ? bias : NULL;                                          \
+            nn_gemm_nn_##S(M, N, K, a, b, bb, c1);                                          \
+            for (int64_t i = 0; i < (M) * (N); i++) c1[i] = c1[i] < 0 ? (T)0 : c1[i];        \
+            nn_gemm_nn_relu_##S(M, N, K, a, b, bb, c2);                                     \
+            CHECK(memcmp(c1, c2, sizeof(T) * (size_t)((M) * (N))) == 0,                     \
+                  #S " nn_relu (M %lld, N %lld, K %lld, bias %d, %d threads) equals nn + relu", \
+                  (long long)(M), (long long)(N), (long long)(K), with_bias, threads);      \
+        }                                                                                   \
+        /* nt: B given (N, K); b holds K * N elements */                                    \
+        nn_gemm_nt_##S(M, N, K, a, b, c1);                                                  \
+        for (int64_t i = 0; i < (M) * (N); i++) c1[i] = m[i] > 0 ? c1[i] : (T)0;            \
+        nn_gemm_nt_mask_##S(M, N, K, a, b, m, c2);                                          \
+        CHECK(memcmp(c1, c2, sizeof(T) * (size_t)((M) * (N))) == 0,                         \
+              #S " nt_mask (M %lld, N %lld, K %lld, %d threads) equals nt + mask",          \
+              (long long)(M), (long long)(N), (long long)(K), threads);                     \
+        free(a), free(b), free(bias), free(m), free(c1), free(c2);                          \
+    } while (0)
+
+static void test_epilogues(void)
+{
+    const int64_t shapes[][3] = {{3, 4, 4},     {64, 300, 784}, {64, 100, 300}, {256, 10, 256},
+                                 {256, 256, 64}, {1030, 33, 300}, {17, 65, 513}, {64, 12, 7},
+                                 {5, 1, 3},     {130, 40, 0}};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int i = 0; i < 10; i++) {
+            const int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            EPILOGUE_CHECK(double, f64, M, N, K, threads);
+            EPILOGUE_CHECK(float, f32, M, N, K, threads);
+        }
+    nn_set_num_threads(0);
+}
+
 static void test_tn_sgd(void)
 {
     const int64_t shapes[][3] = {{784, 300, 64}, {300, 100, 64}, {100, 10, 64}, {33, 17, 5},
@@ -1313,6 +1370,7 @@ int main(int argc, char **argv)
     test_train();
     test_fused(quick ? 60 : 400);
     test_tn_sgd();
+    test_epilogues();
     test_sgd_folded();
     test_mt19937();
     test_exp_one();
