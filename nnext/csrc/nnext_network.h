@@ -237,12 +237,27 @@ static void FN(bias_task)(void *arg, int part, int nparts)
     const int64_t j0 = blocks * part / nparts * 16, j1e = blocks * (part + 1) / nparts * 16;
     const int64_t j1 = j1e < n_out ? j1e : n_out;
     T *gb = j->gb;
-    for (int64_t c = j0; c < j1; c++) gb[c] = 0;
-    for (int64_t i = 0; i < j->n; i++) {
-        const T *row = j->delta + i * n_out;
-        for (int64_t c = j0; c < j1; c++) gb[c] += row[c];
+    /* a block of 16 columns at a time, its sums in a local array (registers:
+     * summed into gb, each row's add waited for the last row's store) */
+    for (int64_t c0 = j0; c0 < j1; c0 += 16) {
+        const int64_t w = j1 - c0 < 16 ? j1 - c0 : 16;
+        T sums[16] = {0};
+        if (w == 16) {
+            for (int64_t i = 0; i < j->n; i++) {
+                const T *row = j->delta + i * n_out + c0;
+                for (int c = 0; c < 16; c++) sums[c] += row[c];
+            }
+        } else {
+            for (int64_t i = 0; i < j->n; i++) {
+                const T *row = j->delta + i * n_out + c0;
+                for (int64_t c = 0; c < w; c++) sums[c] += row[c];
+            }
+        }
+        for (int64_t c = 0; c < w; c++) {
+            gb[c0 + c] = sums[c];
+            j->b[c0 + c] = j->b[c0 + c] - j->lr * sums[c];
+        }
     }
-    for (int64_t c = j0; c < j1; c++) j->b[c] = j->b[c] - j->lr * gb[c];
 }
 
 static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
