@@ -325,6 +325,7 @@ D_SIZES = [784, 300, 100, 10]
 
 def case_d(quick, repeats):
     n = 6400 if quick else 60000
+    roundtrip = [host_roundtrip_ns()]
     rate = matmul_rate()
     t = summarise(alternate(mlp_runners(D_SIZES, n, 64), repeats, SETTLE_S))
     rate2 = matmul_rate()
@@ -335,7 +336,8 @@ def case_d(quick, repeats):
            "nnext_gflops": gflops, "machine_sgemm_gflops": machine, "sgemm_rates": [rate, rate2],
            "fraction_of_machine_rate": gflops / machine,
            "ratio_numpy_over_nnext": t["numpy"]["median_s"] / t["nnext"]["median_s"],
-           "targets": {"numpy": 2.0, "pytorch": 2.5, "fraction": 0.65}}
+           "targets": {"numpy": 2.0, "pytorch": 2.5, "fraction": 0.65},
+           "roundtrip_ns": roundtrip + [host_roundtrip_ns()]}
     if "pytorch" in t:
         out["ratio_pytorch_over_nnext"] = t["pytorch"]["median_s"] / t["nnext"]["median_s"]
     else:
@@ -384,6 +386,25 @@ def predict_rate(n):
 
 # ------------------------------------------------------------------ case E
 
+_ROUNDTRIP = []  # the compiled bench/roundtrip.c, once per run ([] before, [None] if no compiler)
+
+
+def host_roundtrip_ns():
+    """The host's cross-core round trip now (bench/roundtrip.c), nanoseconds, or None."""
+    if not _ROUNDTRIP:
+        cc, exe = c_compiler(), os.path.join(tempfile.mkdtemp(prefix="nnext-rt-"), "roundtrip")
+        ok = cc is not None and subprocess.run(
+            [cc, "-O2", "-pthread", os.path.join(HERE, "roundtrip.c"), "-o", exe], capture_output=True).returncode == 0
+        _ROUNDTRIP.append(exe if ok else None)
+    if _ROUNDTRIP[0] is None:
+        return None
+    try:
+        v = float(subprocess.run([_ROUNDTRIP[0]], capture_output=True, text=True, timeout=60).stdout.strip())
+    except (ValueError, subprocess.SubprocessError):
+        return None
+    return None if v != v else v
+
+
 def case_e(quick, repeats):
     batches = [1, 4, 16, 64, 256, 1024] if not quick else [1, 16, 256]
     widths = [16, 64, 256, 1024, 2048] if not quick else [16, 256, 1024]
@@ -391,13 +412,17 @@ def case_e(quick, repeats):
     by_batch, by_width = [], []
     for B in batches:
         n = 1024 if B < 16 else 4096
+        rt = host_roundtrip_ns()
         t = summarise(alternate(mlp_runners([64, 256, 256, 10], n, B), reps, SETTLE_S))
-        by_batch.append({"batch": B, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()}})
+        by_batch.append({"batch": B, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()},
+                         "roundtrip_ns": [rt, host_roundtrip_ns()]})
         print(f"  E batch {B}: " + ", ".join(f"{k} {v['median_s']:.4f}s" for k, v in t.items()), flush=True)
     for w in widths:
         n = 2048
+        rt = host_roundtrip_ns()
         t = summarise(alternate(mlp_runners([256, w, w, 10], n, 64), reps, SETTLE_S))
-        by_width.append({"width": w, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()}})
+        by_width.append({"width": w, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()},
+                         "roundtrip_ns": [rt, host_roundtrip_ns()]})
         print(f"  E width {w}: " + ", ".join(f"{k} {v['median_s']:.4f}s" for k, v in t.items()), flush=True)
     return {"batch_net": [64, 256, 256, 10], "width_net": "[256, w, w, 10], batch 64",
             "by_batch": by_batch, "by_width": by_width}
@@ -918,7 +943,10 @@ def report(res):
                   f"{100 * d['fraction_of_machine_rate']:.0f}% (target 65%)." + (
                       f"  numpy here runs OpenBLAS's {coretype} kernels because OPENBLAS_CORETYPE is set; the rate with "
                       "it unset is at the end of this file." if coretype else
-                      "  OPENBLAS_CORETYPE is not set: OpenBLAS picks its kernels for this CPU.")]
+                      "  OPENBLAS_CORETYPE is not set: OpenBLAS picks its kernels for this CPU.") + (
+                      "  The host's cross-core round trip before/after D (bench/roundtrip.c): " +
+                      "/".join("?" if v is None else f"{v:.0f}" for v in d["roundtrip_ns"]) + " ns."
+                      if "roundtrip_ns" in d else "")]
         if "float64" in d:
             f = d["float64"]
             lines += ["", f"D in float64 ({f['rows']} rows): nnext {fmt_t(f['times']['nnext']['median_s'])} "
@@ -943,19 +971,22 @@ def report(res):
             t = r["per_epoch_s"]
             ratio = t["numpy"] / t["nnext"]
             target = 1.3 if key == "width" or r["batch"] >= 64 else 1.0
-            return f"{ratio:.2f}x | {target}x | {'yes' if ratio >= target else 'no'}"
+            rt = "/".join("?" if v is None else f"{v:.0f}" for v in r.get("roundtrip_ns", [None, None]))
+            return f"{ratio:.2f}x | {target}x | {'yes' if ratio >= target else 'no'} | {rt}"
 
         lines += ["", "E: seconds per epoch (bench/scaling.png plots microseconds per row); targets: nnext at "
-                  "least as fast as numpy everywhere, 1.3x at batch >= 64", "",
+                  "least as fast as numpy everywhere, 1.3x at batch >= 64.  The last column: the host's "
+                  "cross-core round trip before/after the row, ns (bench/roundtrip.c: 50-80 in most minutes "
+                  "on this VM, 300-600 in its slow periods, which slow every multi-threaded step)", "",
                   "| batch (64-256-256-10) | rows | " + " | ".join(e["by_batch"][0]["per_epoch_s"]) +
-                  " | numpy / nnext | target | holds |",
-                  "| --- | --- | " + " | ".join("---" for _ in e["by_batch"][0]["per_epoch_s"]) + " | --- | --- | --- |"]
+                  " | numpy / nnext | target | holds | round trip ns |",
+                  "| --- | --- | " + " | ".join("---" for _ in e["by_batch"][0]["per_epoch_s"]) + " | --- | --- | --- | --- |"]
         for r in e["by_batch"]:
             lines.append(f"| {r['batch']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values())
                          + f" | {e_ratio(r, 'batch')} |")
         lines += ["", "| width w (256-w-w-10, batch 64) | rows | " + " | ".join(e["by_width"][0]["per_epoch_s"]) +
-                  " | numpy / nnext | target | holds |",
-                  "| --- | --- | " + " | ".join("---" for _ in e["by_width"][0]["per_epoch_s"]) + " | --- | --- | --- |"]
+                  " | numpy / nnext | target | holds | round trip ns |",
+                  "| --- | --- | " + " | ".join("---" for _ in e["by_width"][0]["per_epoch_s"]) + " | --- | --- | --- | --- |"]
         for r in e["by_width"]:
             lines.append(f"| {r['width']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values())
                          + f" | {e_ratio(r, 'width')} |")
