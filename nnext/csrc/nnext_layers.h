@@ -107,6 +107,31 @@ void FN(nn_maxout_backward)(T *dz, const T *da, const T *z, int64_t batch, int64
     }
 }
 
+/* sums (j1 - j0,) = the column sums of delta (batch, n_out) over columns
+ * [j0, j1), each summed from 0 in row order; 16 columns at a time in a
+ * local array, so that the sums stay in registers (summed into memory, each
+ * row's add waited for the last row's store). */
+NN_INLINE void FN(column_sums)(T *sums, const T *delta, int64_t batch, int64_t n_out,
+                               int64_t j0, int64_t j1)
+{
+    for (int64_t c0 = j0; c0 < j1; c0 += 16) {
+        const int64_t w = j1 - c0 < 16 ? j1 - c0 : 16;
+        T acc[16] = {0};
+        if (w == 16) {
+            for (int64_t i = 0; i < batch; i++) {
+                const T *row = delta + i * n_out + c0;
+                for (int c = 0; c < 16; c++) acc[c] += row[c];
+            }
+        } else {
+            for (int64_t i = 0; i < batch; i++) {
+                const T *row = delta + i * n_out + c0;
+                for (int64_t c = 0; c < w; c++) acc[c] += row[c];
+            }
+        }
+        for (int64_t c = 0; c < w; c++) sums[c0 - j0 + c] = acc[c];
+    }
+}
+
 /* Given delta (batch, n_out) = dL/dz of this layer and its input in (batch, n_in):
  *   d_weights (n_in, n_out) = in^T @ delta
  *   d_biases  (n_out,)      = column sums of delta        (skipped when NULL)
@@ -116,13 +141,7 @@ void FN(nn_dense_backward)(T *d_weights, T *d_biases, T *d_in, const T *delta,
                            int64_t n_out)
 {
     FN(nn_gemm_tn)(n_in, n_out, batch, in, delta, d_weights);
-    if (d_biases) {
-        for (int64_t j = 0; j < n_out; j++) d_biases[j] = 0;
-        for (int64_t i = 0; i < batch; i++) {
-            const T *d = delta + i * n_out;
-            for (int64_t j = 0; j < n_out; j++) d_biases[j] += d[j];
-        }
-    }
+    if (d_biases) FN(column_sums)(d_biases, delta, batch, n_out, 0, n_out);
     if (d_in) FN(nn_gemm_nt)(batch, n_in, n_out, delta, weights, d_in);
 }
 

@@ -180,9 +180,15 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts,
         const int64_t n_in = net->sizes[l], cols = nn_layer_cols(net, l);
         T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
         T *d_in = l == 0 ? NULL : errors ? errors[l] : deltas[l];
-        FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases, d_in, deltas[l + 1],
-                              acts[l], params + nn_weight_offset(net, l), n, n_in, cols);
-        if (l > 0)
+        const T *weights = params + nn_weight_offset(net, l);
+        /* ReLU's backward pass in the input delta's tiles, unless dL/da is asked for */
+        const int relu_in_tiles = l > 0 && !errors && net->activations[l - 1] == NN_RELU;
+        FN(nn_dense_backward)(grads + nn_weight_offset(net, l), d_biases,
+                              relu_in_tiles ? NULL : d_in, deltas[l + 1], acts[l], weights, n,
+                              n_in, cols);
+        if (relu_in_tiles)
+            FN(nn_gemm_nt_mask)(n, n_in, cols, deltas[l + 1], weights, acts[l], deltas[l]);
+        else if (l > 0)
             FN(act_backward_layer)(net, l - 1, deltas[l], d_in, acts[l], pre ? pre[l] : NULL, n);
         if ((double)n * (double)n_in * (double)cols >= NN_POLL_WORK && nn_poll_due()) return;
     }
@@ -236,28 +242,8 @@ static void FN(bias_task)(void *arg, int part, int nparts)
     const int64_t blocks = (n_out + 15) / 16;
     const int64_t j0 = blocks * part / nparts * 16, j1e = blocks * (part + 1) / nparts * 16;
     const int64_t j1 = j1e < n_out ? j1e : n_out;
-    T *gb = j->gb;
-    /* a block of 16 columns at a time, its sums in a local array (registers:
-     * summed into gb, each row's add waited for the last row's store) */
-    for (int64_t c0 = j0; c0 < j1; c0 += 16) {
-        const int64_t w = j1 - c0 < 16 ? j1 - c0 : 16;
-        T sums[16] = {0};
-        if (w == 16) {
-            for (int64_t i = 0; i < j->n; i++) {
-                const T *row = j->delta + i * n_out + c0;
-                for (int c = 0; c < 16; c++) sums[c] += row[c];
-            }
-        } else {
-            for (int64_t i = 0; i < j->n; i++) {
-                const T *row = j->delta + i * n_out + c0;
-                for (int64_t c = 0; c < w; c++) sums[c] += row[c];
-            }
-        }
-        for (int64_t c = 0; c < w; c++) {
-            gb[c0 + c] = sums[c];
-            j->b[c0 + c] = j->b[c0 + c] - j->lr * sums[c];
-        }
-    }
+    FN(column_sums)(j->gb + j0, j->delta, j->n, n_out, j0, j1);
+    for (int64_t c = j0; c < j1; c++) j->b[c] = j->b[c] - j->lr * j->gb[c];
 }
 
 static double FN(sgd_step)(const nn_net *net, T *params, nn_workspace *ws, int loss,
