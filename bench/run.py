@@ -424,8 +424,20 @@ def case_e(quick, repeats):
         by_width.append({"width": w, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()},
                          "roundtrip_ns": [rt, host_roundtrip_ns()]})
         print(f"  E width {w}: " + ", ".join(f"{k} {v['median_s']:.4f}s" for k, v in t.items()), flush=True)
+    # The same epochs back to back, without the pause: each run then starts
+    # while the previous one's threads (OpenBLAS's, PyTorch's, nnext's) still
+    # spin, as in a program that calls numpy and nnext in turn.
+    back_to_back = []
+    for B in [64, 256, 1024] if not quick else [256]:
+        n = 4096
+        rt = host_roundtrip_ns()
+        t = summarise(alternate(mlp_runners([64, 256, 256, 10], n, B), reps + 2, 0.0))
+        back_to_back.append({"batch": B, "rows": n, "per_epoch_s": {k: v["median_s"] for k, v in t.items()},
+                             "roundtrip_ns": [rt, host_roundtrip_ns()]})
+        print(f"  E back to back, batch {B}: " + ", ".join(f"{k} {v['median_s']:.4f}s" for k, v in t.items()),
+              flush=True)
     return {"batch_net": [64, 256, 256, 10], "width_net": "[256, w, w, 10], batch 64",
-            "by_batch": by_batch, "by_width": by_width}
+            "by_batch": by_batch, "by_width": by_width, "back_to_back": back_to_back}
 
 
 def plot_e(e, path):
@@ -990,6 +1002,20 @@ def report(res):
         for r in e["by_width"]:
             lines.append(f"| {r['width']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in r["per_epoch_s"].values())
                          + f" | {e_ratio(r, 'width')} |")
+        if e.get("back_to_back"):
+            rows = e["back_to_back"]
+            lines += ["", "E back to back: the same epochs with no pause between runs, so that each starts while "
+                      "the previous one's threads still spin (OpenBLAS's for about 0.1 s after a product), as in a "
+                      "program calling numpy and nnext in turn.  Not a target; nnext's parts go to whichever "
+                      "thread is free (nnext_runtime.c, nn_parallel)", "",
+                      "| batch (64-256-256-10) | rows | " + " | ".join(rows[0]["per_epoch_s"]) +
+                      " | numpy / nnext | round trip ns |",
+                      "| --- | --- | " + " | ".join("---" for _ in rows[0]["per_epoch_s"]) + " | --- | --- |"]
+            for r in rows:
+                t = r["per_epoch_s"]
+                rt = "/".join("?" if v is None else f"{v:.0f}" for v in r.get("roundtrip_ns", [None, None]))
+                lines.append(f"| {r['batch']} | {r['rows']} | " + " | ".join(f"{v:.4f}" for v in t.values())
+                             + f" | {t['numpy'] / t['nnext']:.2f}x | {rt} |")
     if "D" in res and "numpy_alone" in res and "D_numpy_s" in res["numpy_alone"]:
         nn_t = res["D"]["times"]["nnext"]["median_s"]
         lines += ["", "Competitors alone, each in a fresh process (their thread pools then have the 2 cores "

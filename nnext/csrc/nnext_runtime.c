@@ -65,26 +65,38 @@ static double monotonic_seconds(void);
  * against 2.6-2.9 ms on one thread; with it, 3.6-3.9 ms in all 9. */
 #define NN_WORKER_SPIN_S 2e-3
 
-/* Spins while *generation == seen, for at most `seconds`; returns its value. */
-static unsigned long spin_while(const atomic_ulong *generation, unsigned long seen, double seconds)
+/* How long a caller whose own parts are done spins for the parts workers
+ * took before it sleeps until they finish (nn_parallel). */
+#define NN_CALLER_SPIN_S 1e-3
+
+/* A job's parts: at most NN_MAX_PARTS, counted in the low NN_PART_BITS bits
+ * of the pool's ticket. */
+#define NN_PART_BITS 16
+#define NN_PART_MASK ((1ull << NN_PART_BITS) - 1)
+#define NN_MAX_PARTS 4096
+
+/* Spins while the job generation in *ticket is `seen`, for at most
+ * `seconds`; returns the ticket last read. */
+static unsigned long long spin_while(const atomic_ullong *ticket, unsigned long long seen,
+                                     double seconds)
 {
-    unsigned long g;
+    unsigned long long t;
     double start = 0;
-    for (unsigned spins = 1; (g = atomic_load(generation)) == seen; spins++) {
+    for (unsigned spins = 1; ((t = atomic_load(ticket)) >> NN_PART_BITS) == seen; spins++) {
         if (spins % 256 == 0) { /* a yield and a clock read every 256 loads */
             /* A spinning worker that the scheduler put on the CPU of the thread
              * whose job it waits for would take that thread's time for the
              * serial work between products; the yield hands the CPU back at
              * once (alone on its CPU, the yield returns at once). */
             sched_yield();
-            const double t = monotonic_seconds();
+            const double now = monotonic_seconds();
             if (start == 0)
-                start = t;
-            else if (t - start > seconds)
+                start = now;
+            else if (now - start > seconds)
                 break;
         }
     }
-    return g;
+    return t;
 }
 
 /* A worker woken from its sleep is often placed by the scheduler on the CPU
@@ -128,25 +140,51 @@ static int current_cpu(void)
 #endif
 }
 
-/* A pool of n - 1 workers started on first use.  The caller runs part 0 of a
- * job itself; workers spin for the next job (NN_WORKER_SPIN_S), then sleep on a condition
- * variable.  One job at a time: a caller that finds the pool busy (another
- * thread training) runs its job alone.  After fork() the child has no workers:
- * the atfork handler forgets them and the next job starts new ones. */
+/* A pool of n - 1 workers started on first use.  A job is nparts parts;
+ * the caller runs part 0 itself, and the others go to whoever claims them
+ * first, the caller included (a counter in `ticket`).  So when another
+ * program's thread holds a worker's CPU (numpy's OpenBLAS workers spin for
+ * about 0.1 s after each of its products), the caller runs the parts
+ * that worker has not taken, instead of waiting for the scheduler to give
+ * the worker its CPU back.  Measured on case E's network of bench/run.py
+ * (64-256-256-10, batch 1,024, 4,096 rows) with numpy's epoch run just
+ * before each of nnext's: 80-93 ms an epoch against 11-13 ms after a 0.3 s
+ * pause, when every part was bound to its thread and the caller waited for
+ * every worker to see the job.  A part computes the same values whichever
+ * thread runs it.  A caller left waiting for a part that a worker took
+ * spins briefly, then sleeps (NN_CALLER_SPIN_S), so that its CPU is free
+ * for the scheduler to move that worker onto.  Workers spin for the next
+ * job (NN_WORKER_SPIN_S), then sleep on a condition variable.  One job at
+ * a time: a caller that finds the pool busy (another thread training) runs
+ * its job alone.  After fork() the child has no workers: the atfork handler
+ * forgets them and the next job starts new ones. */
 
 static struct {
-    pthread_mutex_t lock; /* guards started, and sleeping on wake */
-    pthread_cond_t wake;
+    pthread_mutex_t lock; /* guards started, sleeping on wake and on done */
+    pthread_cond_t wake;  /* a new job (workers) */
+    pthread_cond_t done;  /* the job's last part finished (the caller) */
     pthread_mutex_t busy; /* held by the thread running a job */
     int started;          /* workers running */
-    atomic_ulong generation;
-    atomic_int remaining;
-    int caller_cpu; /* the CPU the caller ran on when it posted the job, or -1 */
-    nn_task_fn fn;
-    void *arg;
-    int nparts;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0,
-          0, 0, -1, NULL, NULL, 0};
+    /* The current job, on one cache line with its ticket: written by the
+     * caller before it publishes the ticket, and read by a claimer before
+     * its compare-and-swap on the ticket, which fails once that job is over
+     * (a job cannot end while a part of it is unclaimed). */
+    struct {
+        /* (generation << NN_PART_BITS) | the next part to claim */
+        atomic_ullong ticket;
+        _Atomic(nn_task_fn) fn;
+        _Atomic(void *) arg;
+        atomic_int nparts;
+        atomic_int workers;    /* workers 1 .. this one take part in it */
+        atomic_int caller_cpu; /* the CPU the caller ran on when it posted the job, or -1 */
+    } job __attribute__((aligned(64)));
+    /* written by the workers as they finish parts, read by the caller */
+    struct {
+        atomic_int finished;       /* parts of the current job the workers finished */
+        atomic_int caller_waiting; /* the caller sleeps on done */
+    } end __attribute__((aligned(64)));
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_MUTEX_INITIALIZER, 0, {0, NULL, NULL, 0, 0, -1}, {0, 0}};
 
 static atomic_int nn_threads_wanted = 0; /* 0: not yet decided */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -155,10 +193,12 @@ static void pool_after_fork_child(void)
 {
     pthread_mutex_init(&pool.lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
     pthread_mutex_init(&pool.busy, NULL);
     pool.started = 0;
-    atomic_store(&pool.generation, 0);
-    atomic_store(&pool.remaining, 0);
+    atomic_store(&pool.job.ticket, 0);
+    atomic_store(&pool.end.finished, 0);
+    atomic_store(&pool.end.caller_waiting, 0);
 }
 
 static void register_atfork(void) { pthread_atfork(NULL, NULL, pool_after_fork_child); }
@@ -188,24 +228,54 @@ void nn_set_num_threads(int n)
     atomic_store_explicit(&nn_threads_wanted, n, memory_order_relaxed);
 }
 
+/* Claims and runs parts of the job of generation `gen` until none is left
+ * (or that job is over); worker: its index (1 ..), or 0 for the caller.
+ * Returns the number of parts run. */
+static int run_parts(unsigned long long gen, int worker)
+{
+    int ran = 0;
+    for (;;) {
+        unsigned long long t = atomic_load(&pool.job.ticket);
+        if (t >> NN_PART_BITS != gen) return ran;
+        const nn_task_fn fn = atomic_load_explicit(&pool.job.fn, memory_order_relaxed);
+        void *const arg = atomic_load_explicit(&pool.job.arg, memory_order_relaxed);
+        const int nparts = atomic_load_explicit(&pool.job.nparts, memory_order_relaxed);
+        const int part = (int)(t & NN_PART_MASK);
+        if (part >= nparts || worker > atomic_load_explicit(&pool.job.workers, memory_order_relaxed))
+            return ran;
+        /* the job cannot end while this part is unclaimed: a claim that
+         * succeeds read that job's fields */
+        if (!atomic_compare_exchange_weak(&pool.job.ticket, &t, t + 1)) continue;
+        fn(arg, part, nparts);
+        ran++;
+        if (!worker) continue; /* the caller counts its own */
+        atomic_fetch_add(&pool.end.finished, 1);
+        if (atomic_load(&pool.end.caller_waiting)) { /* it checks whether that was the last */
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+}
+
 static void *worker_main(void *arg)
 {
     /* arg: (generation at creation << 8) | index, index 1 .. NN_MAX_THREADS - 1 */
     const int index = (int)((uintptr_t)arg & 0xff);
-    unsigned long seen = (unsigned long)((uintptr_t)arg >> 8);
+    unsigned long long seen = (unsigned long long)((uintptr_t)arg >> 8);
     for (;;) {
-        unsigned long g = spin_while(&pool.generation, seen, NN_WORKER_SPIN_S);
-        if (g == seen) {
+        unsigned long long t = spin_while(&pool.job.ticket, seen, NN_WORKER_SPIN_S);
+        if (t >> NN_PART_BITS == seen) {
             pthread_mutex_lock(&pool.lock);
-            while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+            while ((t = atomic_load(&pool.job.ticket)) >> NN_PART_BITS == seen)
+                pthread_cond_wait(&pool.wake, &pool.lock);
             pthread_mutex_unlock(&pool.lock);
         }
-        seen = g;
-        if (index < pool.nparts) {
-            move_off_cpu(pool.caller_cpu);
-            pool.fn(pool.arg, index, pool.nparts);
-        }
-        atomic_fetch_sub(&pool.remaining, 1);
+        seen = t >> NN_PART_BITS;
+        /* whether or not a part is left for it: a worker left on the
+         * caller's CPU would find none left in every job after */
+        move_off_cpu(atomic_load_explicit(&pool.job.caller_cpu, memory_order_relaxed));
+        run_parts(seen, index);
     }
     return NULL;
 }
@@ -219,7 +289,7 @@ static int pool_grow(int n)
         pthread_attr_t attr;
         if (pthread_attr_init(&attr) != 0) break;
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        const uintptr_t arg = ((uintptr_t)atomic_load(&pool.generation) << 8) |
+        const uintptr_t arg = ((uintptr_t)(atomic_load(&pool.job.ticket) >> NN_PART_BITS) << 8) |
                               (uintptr_t)(pool.started + 1);
         const int rc = pthread_create(&t, &attr, worker_main, (void *)arg);
         pthread_attr_destroy(&attr);
@@ -235,27 +305,44 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
         for (int i = 0; i < nparts; i++) fn(arg, i, nparts);
         return;
     }
-    const int workers = pool_grow(nparts);
-    if (workers < nparts - 1) nparts = workers + 1; /* could not start them all */
-    if (nparts > 1) {
-        pool.fn = fn;
-        pool.arg = arg;
-        pool.nparts = nparts;
-        pool.caller_cpu = current_cpu();
-        atomic_store(&pool.remaining, workers);
-        pthread_mutex_lock(&pool.lock);
-        atomic_fetch_add(&pool.generation, 1);
-        pthread_cond_broadcast(&pool.wake);
-        pthread_mutex_unlock(&pool.lock);
+    if (nparts > NN_MAX_PARTS) nparts = NN_MAX_PARTS;
+    const int wanted = nn_get_num_threads() < nparts ? nn_get_num_threads() : nparts;
+    const int workers = wanted > 1 ? pool_grow(wanted) : 0;
+    if (workers < 1) { /* one thread wanted, or no worker could be started */
+        pthread_mutex_unlock(&pool.busy);
+        for (int i = 0; i < nparts; i++) fn(arg, i, nparts);
+        return;
     }
+    /* workers 1 .. wanted - 1 take part (more may run, from an earlier count) */
+    atomic_store_explicit(&pool.job.workers, wanted - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.nparts, nparts, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.caller_cpu, current_cpu(), memory_order_relaxed);
+    atomic_store(&pool.end.finished, 0);
+    const unsigned long long gen = (atomic_load(&pool.job.ticket) >> NN_PART_BITS) + 1;
+    atomic_store(&pool.job.ticket, (gen << NN_PART_BITS) | 1); /* part 0 is the caller's */
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
     fn(arg, 0, nparts);
-    if (nparts > 1) {
-        int spins = 0; /* spin briefly, then yield; saturates (no overflow) */
-        while (atomic_load(&pool.remaining) > 0) {
-            if (spins < 1000)
-                spins++;
-            else
-                sched_yield();
+    const int theirs = nparts - 1 - run_parts(gen, 0); /* the parts no worker has taken */
+    /* the parts workers took: spin, yielding, then sleep */
+    double start = 0;
+    for (unsigned spins = 1; atomic_load(&pool.end.finished) < theirs; spins++) {
+        if (spins % 64 != 0) continue;
+        sched_yield();
+        const double now = monotonic_seconds();
+        if (start == 0) {
+            start = now;
+        } else if (now - start > NN_CALLER_SPIN_S) {
+            pthread_mutex_lock(&pool.lock);
+            atomic_store(&pool.end.caller_waiting, 1);
+            while (atomic_load(&pool.end.finished) < theirs)
+                pthread_cond_wait(&pool.done, &pool.lock);
+            atomic_store(&pool.end.caller_waiting, 0);
+            pthread_mutex_unlock(&pool.lock);
+            break;
         }
     }
     pthread_mutex_unlock(&pool.busy);

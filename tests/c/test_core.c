@@ -23,6 +23,8 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1294,11 +1296,16 @@ static void test_workspace_reuse(void)
  * affinity mask.  The caller is pinned to one CPU; in each round a first job
  * puts the worker on that CPU (its part pins itself there, then restores its
  * mask, as the scheduler's wake-affine placement leaves it), and a second
- * job, posted at once, must find it elsewhere. */
+ * job, posted at once, must find it elsewhere.  Part 0 (the caller's) waits
+ * until a worker has taken part 1, which the caller would otherwise claim
+ * itself once done with part 0. */
 typedef struct {
     int put_on;  /* >= 0: part 1 moves itself to this CPU */
     int cpu[2];  /* where each part ran */
     int mask_ok; /* part 1's mask was the full one */
+    pthread_t caller;
+    atomic_int taken;    /* part 1 has started */
+    int by_worker;       /* part 1 ran on another thread than the caller */
 } placement_job;
 
 static cpu_set_t placement_allowed;
@@ -1307,6 +1314,12 @@ static void placement_task(void *arg, int part, int nparts)
 {
     placement_job *j = arg;
     (void)nparts;
+    if (part == 0) { /* at most 1 s */
+        for (int i = 0; i < 100000 && !atomic_load(&j->taken); i++) sched_yield();
+    } else {
+        j->by_worker = !pthread_equal(pthread_self(), j->caller);
+        atomic_store(&j->taken, 1);
+    }
     if (part == 1 && j->put_on >= 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
@@ -1336,22 +1349,74 @@ static void test_worker_placement(void)
     CPU_SET(home, &one);
     CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "could not pin the caller to CPU %d", home);
     nn_set_num_threads(2);
-    placement_job start = {-1, {-1, -1}, 0};
+    const pthread_t self = pthread_self();
+    placement_job start = {-1, {-1, -1}, 0, self, 0, 0};
     nn_parallel(placement_task, &start, 2); /* the worker exists */
-    int elsewhere = 0, masks = 0;
+    int elsewhere = 0, masks = 0, workers = 0;
     const int rounds = 20;
     for (int r = 0; r < rounds; r++) {
-        placement_job put = {home, {-1, -1}, 0}, job = {-1, {-1, -1}, 0};
+        placement_job put = {home, {-1, -1}, 0, self, 0, 0}, job = {-1, {-1, -1}, 0, self, 0, 0};
         nn_parallel(placement_task, &put, 2);
         nn_parallel(placement_task, &job, 2);
         elsewhere += job.cpu[0] == home && job.cpu[1] != home && job.cpu[1] >= 0;
         masks += job.mask_ok;
+        workers += put.by_worker && job.by_worker;
     }
+    CHECK(workers == rounds, "part 1 ran on the caller in %d of %d rounds", rounds - workers,
+          rounds);
     CHECK(elsewhere == rounds, "the worker ran on the caller's CPU %d in %d of %d rounds", home,
           rounds - elsewhere, rounds);
     CHECK(masks == rounds, "the worker's affinity mask changed in %d of %d rounds",
           rounds - masks, rounds);
     sched_setaffinity(0, sizeof placement_allowed, &placement_allowed);
+    nn_set_num_threads(0);
+}
+
+/* A job's parts go to whoever claims them first (nnext_runtime.c,
+ * nn_parallel): a worker held up in its part leaves the rest to the caller,
+ * which then sleeps until that part ends.  Part 0 (the caller's) waits until
+ * a worker has taken part 1; part 1 waits (at most 1 s) until parts 2 ..
+ * n-1 are done, then 2 ms more, so that the caller has gone to sleep. */
+typedef struct {
+    pthread_t caller;
+    atomic_int taken, others_done;
+    int by_caller[8];
+    int nparts;
+} claim_job;
+
+static void claim_task(void *arg, int part, int nparts)
+{
+    claim_job *j = arg;
+    j->by_caller[part] = pthread_equal(pthread_self(), j->caller);
+    if (part == 0) {
+        for (int i = 0; i < 100000 && !atomic_load(&j->taken); i++) sched_yield();
+    } else if (part == 1) {
+        atomic_store(&j->taken, 1);
+        for (int i = 0; i < 100000 && atomic_load(&j->others_done) < nparts - 2; i++)
+            sched_yield();
+        const struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
+    } else {
+        atomic_fetch_add(&j->others_done, 1);
+    }
+}
+
+static void test_parts_claimed(void)
+{
+    nn_set_num_threads(2);
+    for (int nparts = 3; nparts <= 8; nparts += 5) {
+        int ok = 0;
+        const int rounds = 5;
+        for (int r = 0; r < rounds; r++) {
+            claim_job j = {pthread_self(), 0, 0, {0}, nparts};
+            nn_parallel(claim_task, &j, nparts);
+            int rest = 1;
+            for (int p = 2; p < nparts; p++) rest &= j.by_caller[p];
+            ok += j.by_caller[0] && !j.by_caller[1] && rest && atomic_load(&j.others_done) == nparts - 2;
+        }
+        CHECK(ok == rounds, "%d parts: the caller did not run the parts left in %d of %d rounds",
+              nparts, rounds - ok, rounds);
+    }
     nn_set_num_threads(0);
 }
 
@@ -1376,6 +1441,7 @@ int main(int argc, char **argv)
     test_exp_one();
     test_workspace_reuse();
     test_worker_placement();
+    test_parts_claimed();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
