@@ -18,12 +18,34 @@
  *     stop (a partial update would leave a step half taken).
  */
 
-/* The blocked kernels' depth of one pass over K (elements). */
-#define NN_GEMM_KC 256
 #ifndef NNEXT_GEMM_H
 #define NNEXT_GEMM_H
 
 #include <stdint.h>
+
+/* The blocked kernels' depth of one pass over K (elements). */
+#define NN_GEMM_KC 256
+
+/* A row-major B is read in place unless its rows are at least this many
+ * bytes apart and at least this many rows of A use each panel: then the KC
+ * x NR panel, whose rows would otherwise share a few L1 sets (4 KB apart:
+ * one set), is packed once and read M / MR times from L1.  Measured on the
+ * weight gradient of a 2048-wide layer at batch 64 (tn, M = N = 2048, K =
+ * 64, float32, 2 threads): 145-161 -> 179-196 GFLOP/s; at M = 64 (a forward
+ * pass at batch 64) packing cost more than it saved (160 -> 152 GFLOP/s). */
+#define NN_PACK_STRIDE_BYTES 4096
+#define NN_PACK_MIN_ROWS 256
+/* Columns of B packed together on the blocked path (KN(gemm_xn)): a block
+ * of KC x NN_BLOCK_COLS (float32: 256 KB, L2-resident), allocated per call. */
+#define NN_BLOCK_COLS 256
+
+/* B (K x N) of at least this many bytes goes through the blocked path (see
+ * NN_BLOCK_COLS) when its rows are NN_PACK_STRIDE_BYTES or more apart. */
+#define NN_BLOCK_MIN_BYTES (8.0 * 1024 * 1024)
+
+/* The most multiply-adds a part of a product does between two polls when
+ * the blocked path asks for larger pieces (about 1 ms). */
+#define NN_POLL_MAX_WORK 1e8
 
 #include "nnext_runtime.h"
 

@@ -1055,6 +1055,76 @@ static void test_epilogues(void)
     nn_set_num_threads(0);
 }
 
+/* The blocked path of the products (nnext_gemm_kernel.h, KN(gemm_xn); a
+ * B, or a folded update's C, of NN_BLOCK_MIN_BYTES or more) against the
+ * plain one to the bit: slices of 64 columns (and the last, narrower one),
+ * copied out so that they are small enough for the plain path, computed
+ * apart.  K past NN_GEMM_KC with a tail, N past the last full panel, rows
+ * not a multiple of the tile's, 1 and 2 threads. */
+#define BLOCKED_CHECK(T, S, M, N, K, threads)                                                \
+    do {                                                                                    \
+        T *a = xmalloc(sizeof(T) * (size_t)((M) * (K))), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
+        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *c = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        T *w = xmalloc(sizeof(T) * (size_t)((M) * (N))), *g = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        T *bs = xmalloc(sizeof(T) * (size_t)((K) * 64)), *cs = xmalloc(sizeof(T) * (size_t)((M) * 64)); \
+        T *ws = xmalloc(sizeof(T) * (size_t)((M) * 64));                                     \
+        for (int64_t i = 0; i < (M) * (K); i++) a[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < (K) * (N); i++) b[i] = (T)srand_(1);                        \
+        for (int64_t j = 0; j < (N); j++) bias[j] = (T)srand_(0.5);                         \
+        for (int64_t i = 0; i < (M) * (N); i++) w[i] = (T)srand_(1);                        \
+        nn_set_num_threads(threads);                                                        \
+        int same_nn = 1, same_relu = 1, same_sgd = 1;                                        \
+        for (int relu = 0; relu < 2; relu++) {                                              \
+            if (relu)                                                                       \
+                nn_gemm_nn_relu_##S(M, N, K, a, b, bias, c);                                \
+            else                                                                            \
+                nn_gemm_nn_##S(M, N, K, a, b, bias, c);                                     \
+            for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                      \
+                const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                            \
+                for (int64_t p = 0; p < (K); p++)                                           \
+                    memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);             \
+                if (relu)                                                                   \
+                    nn_gemm_nn_relu_##S(M, n, K, a, bs, bias + j0, cs);                     \
+                else                                                                        \
+                    nn_gemm_nn_##S(M, n, K, a, bs, bias + j0, cs);                          \
+                for (int64_t i = 0; i < (M); i++)                                           \
+                    if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) {  \
+                        if (relu) same_relu = 0; else same_nn = 0;                          \
+                    }                                                                       \
+            }                                                                               \
+        }                                                                                   \
+        /* tn_sgd: W (M, N) -= lr A (Kt, M)^T B (Kt, N), Kt = the first NN_GEMM_KC of K */  \
+        const int64_t kt = (K) < NN_GEMM_KC ? (K) : NN_GEMM_KC;                             \
+        memcpy(c, w, sizeof(T) * (size_t)((M) * (N)));                                       \
+        nn_gemm_tn_sgd_##S(M, N, kt, a, b, (T)0.01, c, g);                                  \
+        for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
+            const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
+            for (int64_t p = 0; p < kt; p++)                                                \
+                memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
+            for (int64_t i = 0; i < (M); i++)                                               \
+                memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n);                 \
+            nn_gemm_tn_sgd_##S(M, n, kt, a, bs, (T)0.01, ws, g);                            \
+            for (int64_t i = 0; i < (M); i++)                                               \
+                if (memcmp(ws + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_sgd = 0; \
+        }                                                                                   \
+        CHECK(same_nn && same_relu && same_sgd,                                             \
+              #S " blocked products (M %lld, N %lld, K %lld, %d threads) equal the plain ones:" \
+              " nn %d, nn_relu %d, tn_sgd %d", (long long)(M), (long long)(N), (long long)(K), \
+              threads, same_nn, same_relu, same_sgd);                                       \
+        free(a), free(b), free(bias), free(c), free(w), free(g), free(bs), free(cs), free(ws); \
+    } while (0)
+
+static void test_blocked(void)
+{
+    /* float32: B (1030 x 2088) 8.6 MB, rows 8.2 KB apart; the fold's C (M x
+     * 2088) from M = 1030; double: N = 1064 */
+    for (int threads = 1; threads <= 2; threads++) {
+        BLOCKED_CHECK(float, f32, (int64_t)(quick ? 13 : 1030), (int64_t)2088, (int64_t)1030, threads);
+        BLOCKED_CHECK(double, f64, (int64_t)(quick ? 13 : 1030), (int64_t)1064, (int64_t)1030, threads);
+    }
+    nn_set_num_threads(0);
+}
+
 static void test_tn_sgd(void)
 {
     const int64_t shapes[][3] = {{784, 300, 64}, {300, 100, 64}, {100, 10, 64}, {33, 17, 5},
@@ -1442,6 +1512,7 @@ int main(int argc, char **argv)
     test_workspace_reuse();
     test_worker_placement();
     test_parts_claimed();
+    test_blocked();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
