@@ -237,18 +237,19 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
     T bpad[KC * NR] __attribute__((aligned(64)));
     T cpad[MR * NR] __attribute__((aligned(64)));
     T biaspad[NR] __attribute__((aligned(64)));
-    /* block (B row-major: FN(block_mode) in nnext_gemm_impl.h): the full
-     * panels packed NN_BLOCK_COLS columns by KC rows at a time, each row of
-     * the block read in one sequential run; block 2 (with lr, K <= KC: an
-     * SGD step folded into a large weight gradient) then computes C a row
-     * tile at a time across the block's panels, so that C, which the fold
-     * reads and writes, is walked along its rows.
-     * Read in place, or packed a panel at a time (KN(pack_b)), each row gives
-     * a run of NR columns a page or more from the last, which neither the
-     * prefetchers nor the TLB follow through a B that is not in cache.  The
-     * same sums in the same order: only the order of the panels changes.
-     * Measured on a 2048-wide layer's forward pass at batch 64 (nn, M = 64,
-     * N = K = 2048, float32, 2 threads): 4,150 -> 3,260-3,780 us. */
+    /* block (FN(block_mode) in nnext_gemm_impl.h): the full panels of B
+     * packed NN_BLOCK_COLS columns by KC rows at a time; a row-major B's
+     * rows each read in one sequential run.  Read in place, or packed a
+     * panel at a time, each row of B gives a run of NR columns a page or
+     * more from the last, which neither the prefetchers nor the TLB follow
+     * through a B that is not in cache (a 2048-wide layer's forward pass at
+     * batch 64: nn, M = 64, N = K = 2048, float32, 2 threads: 4,150 ->
+     * 3,260-3,780 us).  block 2 then computes C a row tile at a time across
+     * the block's panels, so that a large C (a weight gradient, read and
+     * written by a folded update; or the swapped input delta of
+     * nn_gemm_nt, whose A is the weights) is walked along its rows, and the
+     * tile's rows of A are read from L1 for every panel.  The same sums in
+     * the same order: only the order of the tiles changes. */
     const int64_t full_end = j0 + (j1 - j0) / NR * NR;
     if (block && full_end - j0 >= 2 * NR && K > 0) {
         T *blk = malloc((size_t)NN_BLOCK_COLS * KC * sizeof(T));
@@ -258,10 +259,16 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
                 for (int64_t pc = 0; pc < K; pc += KC) {
                     const int64_t kc = K - pc < KC ? K - pc : KC;
                     const int last = pc + kc >= K;
-                    for (int64_t p = 0; p < kc; p++) {
-                        const T *src = B + (pc + p) * rsB + jb;
+                    if (csB == 1) {
+                        for (int64_t p = 0; p < kc; p++) {
+                            const T *src = B + (pc + p) * rsB + jb;
+                            for (int64_t q = 0; q < nb; q += NR)
+                                memcpy(blk + q * kc + p * NR, src + q, NR * sizeof(T));
+                        }
+                    } else { /* B given transposed: a panel at a time */
                         for (int64_t q = 0; q < nb; q += NR)
-                            memcpy(blk + q * kc + p * NR, src + q, NR * sizeof(T));
+                            KN(pack_b)(kc, NR, B + pc * rsB + (jb + q) * csB, rsB, csB,
+                                       blk + q * kc, NR);
                     }
                     if (block == 2) /* C a row tile at a time, across the block's panels */
                         for (int64_t i = 0; i < M; i += MR)

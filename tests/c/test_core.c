@@ -1107,10 +1107,45 @@ static void test_epilogues(void)
             for (int64_t i = 0; i < (M); i++)                                               \
                 if (memcmp(ws + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_sgd = 0; \
         }                                                                                   \
-        CHECK(same_nn && same_relu && same_sgd,                                             \
+        /* tn: G (M, N) = A (Kt, M)^T B (Kt, N) */                                          \
+        int same_tn = 1;                                                                    \
+        nn_gemm_tn_##S(M, N, kt, a, b, c);                                                  \
+        for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
+            const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
+            for (int64_t p = 0; p < kt; p++)                                                \
+                memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
+            nn_gemm_tn_##S(M, n, kt, a, bs, cs);                                            \
+            for (int64_t i = 0; i < (M); i++)                                               \
+                if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_tn = 0; \
+        }                                                                                   \
+        /* nt with at most NN_NT_SWAP_MAX_ROWS rows (computed swapped when B is     \
+         * large): C (Mn, N) = A (Mn, K) B (N, K)^T, [mask (Mn, N) > 0 ? C : 0];     \
+         * a slice of 64 columns is 64 rows of B */                                  \
+        int same_nt = 1;                                                            \
+        const int64_t mn = (M) < 200 ? (M) : 200;                                   \
+        for (int64_t i = 0; i < mn * (N); i++) w[i] = i % 7 == 0 ? (T)-1 : (T)srand_(1); \
+        for (int masked = 0; masked < 2; masked++) {                                \
+            if (masked)                                                             \
+                nn_gemm_nt_mask_##S(mn, N, K, a, b, w, c);                          \
+            else                                                                    \
+                nn_gemm_nt_##S(mn, N, K, a, b, c);                                  \
+            for (int64_t j0 = 0; j0 < (N); j0 += 64) {                              \
+                const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                    \
+                if (masked)                                                         \
+                    for (int64_t i = 0; i < mn; i++)                                \
+                        memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n); \
+                if (masked)                                                         \
+                    nn_gemm_nt_mask_##S(mn, n, K, a, b + j0 * (K), ws, cs);         \
+                else                                                                \
+                    nn_gemm_nt_##S(mn, n, K, a, b + j0 * (K), cs);                  \
+                for (int64_t i = 0; i < mn; i++)                                    \
+                    if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_nt = 0; \
+            }                                                                       \
+        }                                                                           \
+        CHECK(same_nn && same_relu && same_sgd && same_tn && same_nt,                                             \
               #S " blocked products (M %lld, N %lld, K %lld, %d threads) equal the plain ones:" \
-              " nn %d, nn_relu %d, tn_sgd %d", (long long)(M), (long long)(N), (long long)(K), \
-              threads, same_nn, same_relu, same_sgd);                                       \
+              " nn %d, nn_relu %d, tn_sgd %d, tn %d, nt %d", (long long)(M), (long long)(N), \
+              (long long)(K), threads, same_nn, same_relu, same_sgd, same_tn, same_nt);     \
         free(a), free(b), free(bias), free(c), free(w), free(g), free(bs), free(cs), free(ws); \
     } while (0)
 
