@@ -139,11 +139,39 @@ void FN(nn_gemm_nn_relu)(int64_t M, int64_t N, int64_t K, const T *A, const T *B
     FN(gemm_run)(&g);
 }
 
+/* tn with a narrow C (at most 64 bytes a row: an output layer's weight
+ * gradient, 10 columns) and many more rows, computed swapped: C^T (N, M) =
+ * B (K, N)^T @ A (K, M), whose rows are C's few columns and whose M columns
+ * fill whole panels (computed directly, the narrow tile carries 16 lanes
+ * for 10 columns), into CT (N * M elements), then transposed; nostop as FN(gemm_job)'s.  Each element
+ * is the same sum in the same order (a * b = b * a).  Measured on an output
+ * layer's gradient at batch 1024 (M = 256, N = 10, K = 1024, float32, 2
+ * threads): 61-65 -> 34-36 us; E's step at batch 1024 (64-256-256-10)
+ * 2,613-2,646 -> 2,576-2,591 us. */
+static int FN(tn_swapped)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *CT,
+                          int nostop)
+{
+    if (N * (int64_t)sizeof(T) > 64 || M < 8 * N) return 0;
+    FN(gemm_job) g = {0, N, M, K, 1, N, M, 1, 32, B, A, NULL, NULL, CT, 0, NULL, NULL, nostop, 0};
+    FN(gemm_run)(&g);
+    return 1;
+}
+
 void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *C)
 {
     if (FN(tn_is_small)(M, N, K)) {
         FN(small_tn)(M, N, K, A, B, C);
         return;
+    }
+    if (N * (int64_t)sizeof(T) <= 64 && M >= 8 * N) {
+        T *ct = malloc((size_t)(M * N) * sizeof(T)); /* C's size: fits */
+        if (ct && FN(tn_swapped)(M, N, K, A, B, ct, 0)) {
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) C[i * N + j] = ct[j * M + i];
+            free(ct);
+            return;
+        }
+        free(ct);
     }
     FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, 0, NULL, NULL, 0, 0};
     FN(gemm_run)(&g);
@@ -216,6 +244,10 @@ void FN(nn_gemm_tn_sgd)(int64_t M, int64_t N, int64_t K, const T *A, const T *B,
     }
     if (FN(tn_is_small)(M, N, K)) {
         FN(small_tn)(M, N, K, A, B, G);
+    } else if (FN(tn_swapped)(M, N, K, A, B, G, 1)) { /* G holds G^T (N, M) */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) W[i * N + j] = W[i * N + j] - lr * G[j * M + i];
+        return;
     } else {
         FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, G, 0, NULL, NULL, 1, 0};
         FN(gemm_run)(&g);

@@ -1160,6 +1160,61 @@ static void test_blocked(void)
     nn_set_num_threads(0);
 }
 
+/* tn with a narrow C (computed swapped: nnext_gemm_impl.h, FN(tn_swapped))
+ * against the plain path to the bit: slices of fewer than 8 N rows of C (the
+ * columns of A, copied out) are computed directly.  nn_gemm_tn, and
+ * nn_gemm_tn_sgd with K past NN_GEMM_KC (through G). */
+#define TN_NARROW_CHECK(T, S, M, N, K, threads)                                              \
+    do {                                                                                    \
+        const int64_t rows = 8 * (N) - 1;                                                   \
+        T *a = xmalloc(sizeof(T) * (size_t)((K) * (M))), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
+        T *c = xmalloc(sizeof(T) * (size_t)((M) * (N))), *cs = xmalloc(sizeof(T) * (size_t)(rows * (N))); \
+        T *as = xmalloc(sizeof(T) * (size_t)((K) * rows)), *w = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        T *ws = xmalloc(sizeof(T) * (size_t)(rows * (N))), *g = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
+        for (int64_t i = 0; i < (K) * (M); i++) a[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < (K) * (N); i++) b[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < (M) * (N); i++) w[i] = (T)srand_(1);                        \
+        nn_set_num_threads(threads);                                                        \
+        int same_tn = 1, same_sgd = 1;                                                      \
+        for (int sgd = 0; sgd < 2; sgd++) {                                                 \
+            if (sgd) {                                                                      \
+                memcpy(c, w, sizeof(T) * (size_t)((M) * (N)));                               \
+                nn_gemm_tn_sgd_##S(M, N, K, a, b, (T)0.01, c, g);                           \
+            } else {                                                                        \
+                nn_gemm_tn_##S(M, N, K, a, b, c);                                           \
+            }                                                                               \
+            for (int64_t i0 = 0; i0 < (M); i0 += rows) {                                    \
+                const int64_t m = (M) - i0 < rows ? (M) - i0 : rows;                        \
+                for (int64_t p = 0; p < (K); p++)                                           \
+                    memcpy(as + p * m, a + p * (M) + i0, sizeof(T) * (size_t)m);             \
+                if (sgd) {                                                                  \
+                    memcpy(ws, w + i0 * (N), sizeof(T) * (size_t)(m * (N)));                 \
+                    nn_gemm_tn_sgd_##S(m, N, K, as, b, (T)0.01, ws, g);                     \
+                    if (memcmp(ws, c + i0 * (N), sizeof(T) * (size_t)(m * (N))) != 0) same_sgd = 0; \
+                } else {                                                                    \
+                    nn_gemm_tn_##S(m, N, K, as, b, cs);                                     \
+                    if (memcmp(cs, c + i0 * (N), sizeof(T) * (size_t)(m * (N))) != 0) same_tn = 0; \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        CHECK(same_tn && same_sgd,                                                          \
+              #S " narrow tn (M %lld, N %lld, K %lld, %d threads) equals the plain path: tn %d," \
+              " tn_sgd %d", (long long)(M), (long long)(N), (long long)(K), threads, same_tn, same_sgd); \
+        free(a), free(b), free(c), free(cs), free(as), free(w), free(ws), free(g);          \
+    } while (0)
+
+static void test_tn_narrow(void)
+{
+    const int64_t shapes[][3] = {{256, 10, 1024}, {100, 10, 64}, {300, 7, 300}, {97, 3, 513}};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int i = 0; i < 4; i++) {
+            const int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            TN_NARROW_CHECK(float, f32, M, N, K, threads);
+            TN_NARROW_CHECK(double, f64, M, N < 8 ? N : 8, K, threads);
+        }
+    nn_set_num_threads(0);
+}
+
 static void test_tn_sgd(void)
 {
     const int64_t shapes[][3] = {{784, 300, 64}, {300, 100, 64}, {100, 10, 64}, {33, 17, 5},
@@ -1548,6 +1603,7 @@ int main(int argc, char **argv)
     test_worker_placement();
     test_parts_claimed();
     test_blocked();
+    test_tn_narrow();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
