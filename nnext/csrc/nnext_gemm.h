@@ -36,7 +36,8 @@
 #define NN_PACK_STRIDE_BYTES 4096
 #define NN_PACK_MIN_ROWS 256
 /* Columns of B packed together on the blocked path (KN(gemm_xn)): a block
- * of KC x NN_BLOCK_COLS (float32: 256 KB, L2-resident), allocated per call. */
+ * of KC x NN_BLOCK_COLS (float32: 256 KB, L2-resident), in the thread's
+ * scratch (nn_thread_scratch, slot 0). */
 #define NN_BLOCK_COLS 256
 
 /* B (K x N) of at least this many bytes goes through the blocked path (see

@@ -163,15 +163,14 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
         FN(small_tn)(M, N, K, A, B, C);
         return;
     }
-    if (N * (int64_t)sizeof(T) <= 64 && M >= 8 * N) {
-        T *ct = malloc((size_t)(M * N) * sizeof(T)); /* C's size: fits */
+    if (N * (int64_t)sizeof(T) <= 64 && M >= 8 * N &&
+        (double)M * (double)N * (double)sizeof(T) <= NN_SCRATCH_MAX_BYTES) {
+        T *ct = nn_thread_scratch(1, (size_t)(M * N) * sizeof(T)); /* at most 4 MB */
         if (ct && FN(tn_swapped)(M, N, K, A, B, ct, 0)) {
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < N; j++) C[i * N + j] = ct[j * M + i];
-            free(ct);
             return;
         }
-        free(ct);
     }
     FN(gemm_job) g = {0, M, N, K, 1, M, N, 1, 32, A, B, NULL, NULL, C, 0, NULL, NULL, 0, 0};
     FN(gemm_run)(&g);
@@ -179,7 +178,8 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
 
 /* nt with few rows and a large B (the input delta of a wide layer: C (M, N)
  * = delta (M, K) @ W (N, K)^T, W of NN_BLOCK_MIN_BYTES or more) is computed
- * swapped, C^T (N, M) = W @ delta^T, into scratch, then transposed into C
+ * swapped, C^T (N, M) = W @ delta^T, into the thread's scratch (slot 1; C of
+ * at most NN_SCRATCH_MAX_BYTES), then transposed into C
  * (with the mask: m > 0 ? c : 0).  Computed directly, each KC x NR panel of
  * W^T is packed (transposed) for only M rows of delta; swapped, W is read
  * in place as the rows of A (one sequential run each) and delta^T, small,
@@ -191,9 +191,10 @@ void FN(nn_gemm_tn)(int64_t M, int64_t N, int64_t K, const T *A, const T *B, T *
 static int FN(nt_swapped)(int64_t M, int64_t N, int64_t K, const T *A, const T *B,
                           const T *mask, T *C)
 {
-    if (M > NN_NT_SWAP_MAX_ROWS || (double)N * (double)K * (double)sizeof(T) < NN_BLOCK_MIN_BYTES)
+    if (M > NN_NT_SWAP_MAX_ROWS || (double)N * (double)K * (double)sizeof(T) < NN_BLOCK_MIN_BYTES ||
+        (double)M * (double)N * (double)sizeof(T) > NN_SCRATCH_MAX_BYTES)
         return 0;
-    T *ct = malloc((size_t)M * (size_t)N * sizeof(T)); /* M <= 256, N * K fits: no overflow */
+    T *ct = nn_thread_scratch(1, (size_t)(M * N) * sizeof(T)); /* at most 4 MB */
     if (!ct) return 0;
     FN(gemm_job) g = {0, N, M, K, K, 1, 1, K, 32, B, A, NULL, NULL, ct, 0, NULL, NULL, 0, 2};
     FN(gemm_run)(&g);
@@ -205,7 +206,6 @@ static int FN(nt_swapped)(int64_t M, int64_t N, int64_t K, const T *A, const T *
             c[j] = m && !(m[j] > 0) ? (T)0 : x;
         }
     }
-    free(ct);
     return 1;
 }
 

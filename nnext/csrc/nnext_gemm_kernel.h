@@ -252,7 +252,7 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
      * the same order: only the order of the tiles changes. */
     const int64_t full_end = j0 + (j1 - j0) / NR * NR;
     if (block && full_end - j0 >= 2 * NR && K > 0) {
-        T *blk = malloc((size_t)NN_BLOCK_COLS * KC * sizeof(T));
+        T *blk = nn_thread_scratch(0, (size_t)NN_BLOCK_COLS * KC * sizeof(T));
         if (blk) {
             for (int64_t jb = j0; jb < full_end; jb += NN_BLOCK_COLS) {
                 const int64_t nb = full_end - jb < NN_BLOCK_COLS ? full_end - jb : NN_BLOCK_COLS;
@@ -284,7 +284,6 @@ KN(gemm_xn)(int64_t M, int64_t N, int64_t K, const T *A, int64_t rsA, int64_t cs
                                       last && mask ? mask + jb + q : NULL);
                 }
             }
-            free(blk);
             j0 = full_end;
         }
     }

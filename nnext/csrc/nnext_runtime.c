@@ -348,6 +348,53 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
     pthread_mutex_unlock(&pool.busy);
 }
 
+/* ------------------------------------------------------------ scratch */
+
+/* Each thread's buffers (nn_thread_scratch), freed by the key's destructor
+ * when the thread ends. */
+typedef struct {
+    void *p[NN_SCRATCH_SLOTS];
+    size_t bytes[NN_SCRATCH_SLOTS];
+} thread_scratch;
+
+static pthread_key_t scratch_key;
+static int scratch_key_ok;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+    thread_scratch *ts = arg;
+    for (int i = 0; i < NN_SCRATCH_SLOTS; i++) free(ts->p[i]);
+    free(ts);
+}
+
+static void scratch_key_init(void) { scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+void *nn_thread_scratch(int slot, size_t bytes)
+{
+    if (slot < 0 || slot >= NN_SCRATCH_SLOTS || bytes > (size_t)NN_SCRATCH_MAX_BYTES) return NULL;
+    pthread_once(&scratch_once, scratch_key_init);
+    if (!scratch_key_ok) return NULL;
+    thread_scratch *ts = pthread_getspecific(scratch_key);
+    if (!ts) {
+        ts = calloc(1, sizeof *ts);
+        if (!ts) return NULL;
+        if (pthread_setspecific(scratch_key, ts) != 0) {
+            free(ts);
+            return NULL;
+        }
+    }
+    if (ts->bytes[slot] < bytes) {
+        const size_t size = (bytes + 63) / 64 * 64; /* a multiple of the alignment */
+        void *p = aligned_alloc(64, size);
+        if (!p) return NULL;
+        free(ts->p[slot]);
+        ts->p[slot] = p;
+        ts->bytes[slot] = size;
+    }
+    return ts->p[slot];
+}
+
 /* ------------------------------------------------------------------- polling */
 
 /* The poll scope of the calling thread (worker threads have none). */

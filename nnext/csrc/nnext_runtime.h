@@ -5,12 +5,24 @@
 #ifndef NNEXT_RUNTIME_H
 #define NNEXT_RUNTIME_H
 
+#include <stddef.h>
+
 /* Runs fn(arg, part, nparts) for part = 0 .. nparts-1, spread over the thread
  * pool (part 0 on the calling thread); serially when nparts <= 1 or when the
  * pool is busy with another caller's job.  The number of threads is
  * nn_get_num_threads(). */
 typedef void (*nn_task_fn)(void *arg, int part, int nparts);
 void nn_parallel(nn_task_fn fn, void *arg, int nparts);
+
+/* A buffer of at least `bytes` (64-byte aligned) that belongs to the calling
+ * thread, one per slot (0 .. NN_SCRATCH_SLOTS-1), kept and reused until the
+ * thread ends: allocated again only to grow, so that the products' packing
+ * and transposes allocate nothing per training step.  NULL when it cannot
+ * be allocated (the caller then takes a path that needs none).  Callers cap
+ * what they ask for (NN_SCRATCH_MAX_BYTES). */
+#define NN_SCRATCH_SLOTS 2
+#define NN_SCRATCH_MAX_BYTES (4.0 * 1024 * 1024)
+void *nn_thread_scratch(int slot, size_t bytes);
 
 /* The poll of the call running on this thread (nn_poll_begin in nnext_core.h).
  * nn_poll_due(): calls the poll when about 50 ms have passed since the last

@@ -1063,15 +1063,20 @@ static void test_epilogues(void)
  * not a multiple of the tile's, 1 and 2 threads. */
 #define BLOCKED_CHECK(T, S, M, N, K, threads)                                                \
     do {                                                                                    \
-        T *a = xmalloc(sizeof(T) * (size_t)((M) * (K))), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
-        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *c = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
-        T *w = xmalloc(sizeof(T) * (size_t)((M) * (N))), *g = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
-        T *bs = xmalloc(sizeof(T) * (size_t)((K) * 64)), *cs = xmalloc(sizeof(T) * (size_t)((M) * 64)); \
-        T *ws = xmalloc(sizeof(T) * (size_t)((M) * 64));                                     \
-        for (int64_t i = 0; i < (M) * (K); i++) a[i] = (T)srand_(1);                        \
+        /* a holds M x K for nn and nt, and (kt, mt) for tn: the weight gradient's  \
+         * mt rows give its C 8 MB or more */                                        \
+        const int64_t mt = (int64_t)(NN_BLOCK_MIN_BYTES / ((N) * (int64_t)sizeof(T))) + 3, kt = 7; \
+        const int64_t a_size = (M) * (K) > mt * kt ? (M) * (K) : mt * kt;               \
+        const int64_t c_size = (M) * (N) > mt * (N) ? (M) * (N) : mt * (N);             \
+        T *a = xmalloc(sizeof(T) * (size_t)a_size), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
+        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *c = xmalloc(sizeof(T) * (size_t)c_size); \
+        T *w = xmalloc(sizeof(T) * (size_t)c_size), *g = xmalloc(sizeof(T) * (size_t)c_size); \
+        T *bs = xmalloc(sizeof(T) * (size_t)((K) * 64)), *cs = xmalloc(sizeof(T) * (size_t)(mt * 64)); \
+        T *ws = xmalloc(sizeof(T) * (size_t)(mt * 64));                                      \
+        for (int64_t i = 0; i < a_size; i++) a[i] = (T)srand_(1);                           \
         for (int64_t i = 0; i < (K) * (N); i++) b[i] = (T)srand_(1);                        \
         for (int64_t j = 0; j < (N); j++) bias[j] = (T)srand_(0.5);                         \
-        for (int64_t i = 0; i < (M) * (N); i++) w[i] = (T)srand_(1);                        \
+        for (int64_t i = 0; i < c_size; i++) w[i] = (T)srand_(1);                           \
         nn_set_num_threads(threads);                                                        \
         int same_nn = 1, same_relu = 1, same_sgd = 1;                                        \
         for (int relu = 0; relu < 2; relu++) {                                              \
@@ -1093,36 +1098,35 @@ static void test_epilogues(void)
                     }                                                                       \
             }                                                                               \
         }                                                                                   \
-        /* tn_sgd: W (M, N) -= lr A (Kt, M)^T B (Kt, N), Kt = the first NN_GEMM_KC of K */  \
-        const int64_t kt = (K) < NN_GEMM_KC ? (K) : NN_GEMM_KC;                             \
-        memcpy(c, w, sizeof(T) * (size_t)((M) * (N)));                                       \
-        nn_gemm_tn_sgd_##S(M, N, kt, a, b, (T)0.01, c, g);                                  \
+        /* tn_sgd: W (mt, N) -= lr A (kt, mt)^T B (kt, N) */                             \
+        memcpy(c, w, sizeof(T) * (size_t)(mt * (N)));                                        \
+        nn_gemm_tn_sgd_##S(mt, N, kt, a, b, (T)0.01, c, g);                                 \
         for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
             const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
             for (int64_t p = 0; p < kt; p++)                                                \
                 memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
-            for (int64_t i = 0; i < (M); i++)                                               \
+            for (int64_t i = 0; i < mt; i++)                                                \
                 memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n);                 \
-            nn_gemm_tn_sgd_##S(M, n, kt, a, bs, (T)0.01, ws, g);                            \
-            for (int64_t i = 0; i < (M); i++)                                               \
+            nn_gemm_tn_sgd_##S(mt, n, kt, a, bs, (T)0.01, ws, g);                           \
+            for (int64_t i = 0; i < mt; i++)                                                \
                 if (memcmp(ws + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_sgd = 0; \
         }                                                                                   \
-        /* tn: G (M, N) = A (Kt, M)^T B (Kt, N) */                                          \
+        /* tn: G (mt, N) = A (kt, mt)^T B (kt, N) */                                      \
         int same_tn = 1;                                                                    \
-        nn_gemm_tn_##S(M, N, kt, a, b, c);                                                  \
+        nn_gemm_tn_##S(mt, N, kt, a, b, c);                                                 \
         for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
             const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
             for (int64_t p = 0; p < kt; p++)                                                \
                 memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
-            nn_gemm_tn_##S(M, n, kt, a, bs, cs);                                            \
-            for (int64_t i = 0; i < (M); i++)                                               \
+            nn_gemm_tn_##S(mt, n, kt, a, bs, cs);                                           \
+            for (int64_t i = 0; i < mt; i++)                                                \
                 if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_tn = 0; \
         }                                                                                   \
         /* nt with at most NN_NT_SWAP_MAX_ROWS rows (computed swapped when B is     \
          * large): C (Mn, N) = A (Mn, K) B (N, K)^T, [mask (Mn, N) > 0 ? C : 0];     \
          * a slice of 64 columns is 64 rows of B */                                  \
         int same_nt = 1;                                                            \
-        const int64_t mn = (M) < 200 ? (M) : 200;                                   \
+        const int64_t mn = (M);                                                     \
         for (int64_t i = 0; i < mn * (N); i++) w[i] = i % 7 == 0 ? (T)-1 : (T)srand_(1); \
         for (int masked = 0; masked < 2; masked++) {                                \
             if (masked)                                                             \
@@ -1151,11 +1155,11 @@ static void test_epilogues(void)
 
 static void test_blocked(void)
 {
-    /* float32: B (1030 x 2088) 8.6 MB, rows 8.2 KB apart; the fold's C (M x
-     * 2088) from M = 1030; double: N = 1064 */
+    /* float32: B (1030 x 2088) 8.6 MB, rows 8.2 KB apart (double: N = 1064);
+     * 13 rows of A, and the weight gradients' 1,007 (1,012) */
     for (int threads = 1; threads <= 2; threads++) {
-        BLOCKED_CHECK(float, f32, (int64_t)(quick ? 13 : 1030), (int64_t)2088, (int64_t)1030, threads);
-        BLOCKED_CHECK(double, f64, (int64_t)(quick ? 13 : 1030), (int64_t)1064, (int64_t)1030, threads);
+        BLOCKED_CHECK(float, f32, (int64_t)13, (int64_t)2088, (int64_t)1030, threads);
+        BLOCKED_CHECK(double, f64, (int64_t)13, (int64_t)1064, (int64_t)1030, threads);
     }
     nn_set_num_threads(0);
 }
@@ -1213,6 +1217,47 @@ static void test_tn_narrow(void)
             TN_NARROW_CHECK(double, f64, M, N < 8 ? N : 8, K, threads);
         }
     nn_set_num_threads(0);
+}
+
+/* nn_thread_scratch: one buffer per thread and slot, 64-byte aligned, kept
+ * and reused (allocated again only to grow), NULL past NN_SCRATCH_MAX_BYTES
+ * or for a slot out of range; a large swapped product reuses it from one
+ * call to the next (no allocation per training step). */
+static void *scratch_of_other_thread(void *arg)
+{
+    (void)arg;
+    return nn_thread_scratch(0, 1000);
+}
+
+static void test_thread_scratch(void)
+{
+    char *p1 = nn_thread_scratch(0, 1000), *p2 = nn_thread_scratch(0, 500);
+    CHECK(p1 && p1 == p2 && (uintptr_t)p1 % 64 == 0, "scratch reused for a smaller request");
+    char *p3 = nn_thread_scratch(0, 100000);
+    CHECK(p3 && (uintptr_t)p3 % 64 == 0 && nn_thread_scratch(0, 100000) == p3,
+          "scratch grown once, then reused");
+    if (p3) memset(p3, 1, 100000);
+    char *q = nn_thread_scratch(1, 1000);
+    CHECK(q && q != p3, "slots apart");
+    CHECK(nn_thread_scratch(0, (size_t)NN_SCRATCH_MAX_BYTES + 1) == NULL &&
+              nn_thread_scratch(NN_SCRATCH_SLOTS, 8) == NULL && nn_thread_scratch(-1, 8) == NULL,
+          "scratch refuses too large a request or a bad slot");
+    pthread_t t;
+    void *other = NULL;
+    if (pthread_create(&t, NULL, scratch_of_other_thread, NULL) == 0) pthread_join(t, &other);
+    CHECK(other && other != nn_thread_scratch(0, 1000), "each thread its own scratch");
+    /* an input delta through a 2048 x 1024 weight matrix (8 MB: swapped, slot 1) */
+    const int64_t M = 8, N = 2048, K = 1024;
+    float *a = xmalloc(sizeof(float) * (size_t)(M * K)), *b = xmalloc(sizeof(float) * (size_t)(N * K));
+    float *c = xmalloc(sizeof(float) * (size_t)(M * N));
+    for (int64_t i = 0; i < M * K; i++) a[i] = (float)srand_(1);
+    for (int64_t i = 0; i < N * K; i++) b[i] = (float)srand_(1);
+    nn_gemm_nt_f32(M, N, K, a, b, c);
+    void *s1 = nn_thread_scratch(1, 1), *s0 = nn_thread_scratch(0, 1);
+    nn_gemm_nt_f32(M, N, K, a, b, c);
+    CHECK(nn_thread_scratch(1, 1) == s1 && nn_thread_scratch(0, 1) == s0,
+          "a second large product reuses the thread's scratch");
+    free(a), free(b), free(c);
 }
 
 static void test_tn_sgd(void)
@@ -1604,6 +1649,7 @@ int main(int argc, char **argv)
     test_parts_claimed();
     test_blocked();
     test_tn_narrow();
+    test_thread_scratch();
     printf("test_core: %d checks, %d failures%s\n", checks, failures, quick ? " (quick)" : "");
     return failures ? 1 : 0;
 }
