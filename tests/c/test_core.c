@@ -1056,112 +1056,87 @@ static void test_epilogues(void)
 }
 
 /* The blocked path of the products (nnext_gemm_kernel.h, KN(gemm_xn); a
- * B, or a folded update's C, of NN_BLOCK_MIN_BYTES or more) against the
- * plain one to the bit: slices of 64 columns (and the last, narrower one),
- * copied out so that they are small enough for the plain path, computed
- * apart.  K past NN_GEMM_KC with a tail, N past the last full panel, rows
- * not a multiple of the tile's, 1 and 2 threads. */
-#define BLOCKED_CHECK(T, S, M, N, K, threads)                                                \
+ * B, or a weight gradient's C, of NN_BLOCK_MIN_BYTES or more) and the
+ * swapped nt (nnext_gemm_impl.h) against the plain path to the bit: the
+ * reference is built from slices of 64 columns (and the last, narrower one),
+ * copied out so that they are small enough for the plain path, once on one
+ * thread; the full products then run on 1 and 2 threads.  K past
+ * NN_GEMM_KC with a tail, N past the last full panel, rows not a multiple of
+ * the tile's.  The inputs are a cheap deterministic pattern (valgrind runs
+ * this test too). */
+typedef enum { BK_NN, BK_RELU, BK_NT, BK_NTM, BK_TN, BK_SGD, BK_KINDS } blocked_kind;
+static const char *const blocked_names[BK_KINDS] = {"nn", "nn_relu", "nt", "nt_mask", "tn", "tn_sgd"};
+
+#define BLOCKED_PRODUCT(T, S, kind, M, n, K, mt, kt, a, b, bias, mask, w, out, g)          \
     do {                                                                                    \
-        /* a holds M x K for nn and nt, and (kt, mt) for tn: the weight gradient's  \
-         * mt rows give its C 8 MB or more */                                        \
+        switch (kind) {                                                                     \
+        case BK_NN: nn_gemm_nn_##S(M, n, K, a, b, bias, out); break;                        \
+        case BK_RELU: nn_gemm_nn_relu_##S(M, n, K, a, b, bias, out); break;                 \
+        case BK_NT: nn_gemm_nt_##S(M, n, K, a, b, out); break;                              \
+        case BK_NTM: nn_gemm_nt_mask_##S(M, n, K, a, b, mask, out); break;                  \
+        case BK_TN: nn_gemm_tn_##S(mt, n, kt, a, b, out); break;                            \
+        default:                                                                            \
+            memcpy(out, w, sizeof(T) * (size_t)((mt) * (n)));                                \
+            nn_gemm_tn_sgd_##S(mt, n, kt, a, b, (T)0.01, out, g);                           \
+            break;                                                                          \
+        }                                                                                   \
+    } while (0)
+
+#define BLOCKED_CHECK(T, S, M, N, K)                                                         \
+    do {                                                                                    \
+        /* a: M x K for nn and nt, (kt, mt) for tn, whose mt rows make its C large */       \
         const int64_t mt = (int64_t)(NN_BLOCK_MIN_BYTES / ((N) * (int64_t)sizeof(T))) + 3, kt = 7; \
-        const int64_t a_size = (M) * (K) > mt * kt ? (M) * (K) : mt * kt;               \
-        const int64_t c_size = (M) * (N) > mt * (N) ? (M) * (N) : mt * (N);             \
+        const int64_t a_size = (M) * (K) > mt * kt ? (M) * (K) : mt * kt, c_size = mt * (N); \
         T *a = xmalloc(sizeof(T) * (size_t)a_size), *b = xmalloc(sizeof(T) * (size_t)((K) * (N))); \
-        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *c = xmalloc(sizeof(T) * (size_t)c_size); \
+        T *bias = xmalloc(sizeof(T) * (size_t)(N)), *mask = xmalloc(sizeof(T) * (size_t)((M) * (N))); \
         T *w = xmalloc(sizeof(T) * (size_t)c_size), *g = xmalloc(sizeof(T) * (size_t)c_size); \
-        T *bs = xmalloc(sizeof(T) * (size_t)((K) * 64)), *cs = xmalloc(sizeof(T) * (size_t)(mt * 64)); \
-        T *ws = xmalloc(sizeof(T) * (size_t)(mt * 64));                                      \
-        for (int64_t i = 0; i < a_size; i++) a[i] = (T)srand_(1);                           \
-        for (int64_t i = 0; i < (K) * (N); i++) b[i] = (T)srand_(1);                        \
-        for (int64_t j = 0; j < (N); j++) bias[j] = (T)srand_(0.5);                         \
-        for (int64_t i = 0; i < c_size; i++) w[i] = (T)srand_(1);                           \
-        nn_set_num_threads(threads);                                                        \
-        int same_nn = 1, same_relu = 1, same_sgd = 1;                                        \
-        for (int relu = 0; relu < 2; relu++) {                                              \
-            if (relu)                                                                       \
-                nn_gemm_nn_relu_##S(M, N, K, a, b, bias, c);                                \
-            else                                                                            \
-                nn_gemm_nn_##S(M, N, K, a, b, bias, c);                                     \
-            for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                      \
+        T *ref = xmalloc(sizeof(T) * (size_t)c_size), *out = xmalloc(sizeof(T) * (size_t)c_size); \
+        T *bs = xmalloc(sizeof(T) * (size_t)((K) * 64)), *ws = xmalloc(sizeof(T) * (size_t)(mt * 64)); \
+        T *ms = xmalloc(sizeof(T) * (size_t)((M) * 64)), *cs = xmalloc(sizeof(T) * (size_t)(mt * 64)); \
+        for (int64_t i = 0; i < a_size; i++) a[i] = (T)((i * 7919 % 2003) - 1001) / (T)1001;  \
+        for (int64_t i = 0; i < (K) * (N); i++) b[i] = (T)((i * 104729 % 1999) - 999) / (T)999; \
+        for (int64_t j = 0; j < (N); j++) bias[j] = (T)((j * 31 % 101) - 50) / (T)100;        \
+        for (int64_t i = 0; i < (M) * (N); i++) mask[i] = (T)(i % 7 == 0 ? -1 : 1);          \
+        for (int64_t i = 0; i < c_size; i++) w[i] = (T)((i * 613 % 1013) - 506) / (T)506;     \
+        for (int kind = 0; kind < BK_KINDS; kind++) {                                       \
+            const int tn = kind == BK_TN || kind == BK_SGD, nt = kind == BK_NT || kind == BK_NTM; \
+            const int64_t rows = tn ? mt : (M), depth = tn ? kt : (K);                       \
+            nn_set_num_threads(1);                                                          \
+            for (int64_t j0 = 0; j0 < (N); j0 += 64) { /* the reference, a slice at a time */ \
                 const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                            \
-                for (int64_t p = 0; p < (K); p++)                                           \
-                    memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);             \
-                if (relu)                                                                   \
-                    nn_gemm_nn_relu_##S(M, n, K, a, bs, bias + j0, cs);                     \
-                else                                                                        \
-                    nn_gemm_nn_##S(M, n, K, a, bs, bias + j0, cs);                          \
-                for (int64_t i = 0; i < (M); i++)                                           \
-                    if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) {  \
-                        if (relu) same_relu = 0; else same_nn = 0;                          \
-                    }                                                                       \
+                const T *bsl = b + j0 * depth; /* nt: 64 rows of B (N, K) */                 \
+                if (!nt) {                                                                  \
+                    for (int64_t p = 0; p < depth; p++)                                     \
+                        memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);         \
+                    bsl = bs;                                                               \
+                }                                                                           \
+                for (int64_t i = 0; i < rows; i++) {                                        \
+                    memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n);             \
+                    if (i < (M)) memcpy(ms + i * n, mask + i * (N) + j0, sizeof(T) * (size_t)n); \
+                }                                                                           \
+                BLOCKED_PRODUCT(T, S, kind, M, n, K, mt, kt, a, bsl, bias + j0, ms, ws, cs, g); \
+                for (int64_t i = 0; i < rows; i++)                                          \
+                    memcpy(ref + i * (N) + j0, cs + i * n, sizeof(T) * (size_t)n);           \
+            }                                                                               \
+            for (int threads = 1; threads <= 2; threads++) {                                \
+                nn_set_num_threads(threads);                                                \
+                BLOCKED_PRODUCT(T, S, kind, M, N, K, mt, kt, a, b, bias, mask, w, out, g);  \
+                CHECK(memcmp(out, ref, sizeof(T) * (size_t)(rows * (N))) == 0,              \
+                      #S " blocked %s (rows %lld, N %lld, K %lld, %d threads) equals the plain path", \
+                      blocked_names[kind], (long long)rows, (long long)(N), (long long)depth, threads); \
             }                                                                               \
         }                                                                                   \
-        /* tn_sgd: W (mt, N) -= lr A (kt, mt)^T B (kt, N) */                             \
-        memcpy(c, w, sizeof(T) * (size_t)(mt * (N)));                                        \
-        nn_gemm_tn_sgd_##S(mt, N, kt, a, b, (T)0.01, c, g);                                 \
-        for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
-            const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
-            for (int64_t p = 0; p < kt; p++)                                                \
-                memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
-            for (int64_t i = 0; i < mt; i++)                                                \
-                memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n);                 \
-            nn_gemm_tn_sgd_##S(mt, n, kt, a, bs, (T)0.01, ws, g);                           \
-            for (int64_t i = 0; i < mt; i++)                                                \
-                if (memcmp(ws + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_sgd = 0; \
-        }                                                                                   \
-        /* tn: G (mt, N) = A (kt, mt)^T B (kt, N) */                                      \
-        int same_tn = 1;                                                                    \
-        nn_gemm_tn_##S(mt, N, kt, a, b, c);                                                 \
-        for (int64_t j0 = 0; j0 < (N); j0 += 64) {                                          \
-            const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                                \
-            for (int64_t p = 0; p < kt; p++)                                                \
-                memcpy(bs + p * n, b + p * (N) + j0, sizeof(T) * (size_t)n);                 \
-            nn_gemm_tn_##S(mt, n, kt, a, bs, cs);                                           \
-            for (int64_t i = 0; i < mt; i++)                                                \
-                if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_tn = 0; \
-        }                                                                                   \
-        /* nt with at most NN_NT_SWAP_MAX_ROWS rows (computed swapped when B is     \
-         * large): C (Mn, N) = A (Mn, K) B (N, K)^T, [mask (Mn, N) > 0 ? C : 0];     \
-         * a slice of 64 columns is 64 rows of B */                                  \
-        int same_nt = 1;                                                            \
-        const int64_t mn = (M);                                                     \
-        for (int64_t i = 0; i < mn * (N); i++) w[i] = i % 7 == 0 ? (T)-1 : (T)srand_(1); \
-        for (int masked = 0; masked < 2; masked++) {                                \
-            if (masked)                                                             \
-                nn_gemm_nt_mask_##S(mn, N, K, a, b, w, c);                          \
-            else                                                                    \
-                nn_gemm_nt_##S(mn, N, K, a, b, c);                                  \
-            for (int64_t j0 = 0; j0 < (N); j0 += 64) {                              \
-                const int64_t n = (N) - j0 < 64 ? (N) - j0 : 64;                    \
-                if (masked)                                                         \
-                    for (int64_t i = 0; i < mn; i++)                                \
-                        memcpy(ws + i * n, w + i * (N) + j0, sizeof(T) * (size_t)n); \
-                if (masked)                                                         \
-                    nn_gemm_nt_mask_##S(mn, n, K, a, b + j0 * (K), ws, cs);         \
-                else                                                                \
-                    nn_gemm_nt_##S(mn, n, K, a, b + j0 * (K), cs);                  \
-                for (int64_t i = 0; i < mn; i++)                                    \
-                    if (memcmp(cs + i * n, c + i * (N) + j0, sizeof(T) * (size_t)n) != 0) same_nt = 0; \
-            }                                                                       \
-        }                                                                           \
-        CHECK(same_nn && same_relu && same_sgd && same_tn && same_nt,                                             \
-              #S " blocked products (M %lld, N %lld, K %lld, %d threads) equal the plain ones:" \
-              " nn %d, nn_relu %d, tn_sgd %d, tn %d, nt %d", (long long)(M), (long long)(N), \
-              (long long)(K), threads, same_nn, same_relu, same_sgd, same_tn, same_nt);     \
-        free(a), free(b), free(bias), free(c), free(w), free(g), free(bs), free(cs), free(ws); \
+        nn_set_num_threads(0);                                                              \
+        free(a), free(b), free(bias), free(mask), free(w), free(g), free(ref), free(out);   \
+        free(bs), free(ws), free(ms), free(cs);                                             \
     } while (0)
 
 static void test_blocked(void)
 {
     /* float32: B (1030 x 2088) 8.6 MB, rows 8.2 KB apart (double: N = 1064);
      * 13 rows of A, and the weight gradients' 1,007 (1,012) */
-    for (int threads = 1; threads <= 2; threads++) {
-        BLOCKED_CHECK(float, f32, (int64_t)13, (int64_t)2088, (int64_t)1030, threads);
-        BLOCKED_CHECK(double, f64, (int64_t)13, (int64_t)1064, (int64_t)1030, threads);
-    }
-    nn_set_num_threads(0);
+    BLOCKED_CHECK(float, f32, (int64_t)13, (int64_t)2088, (int64_t)1030);
+    BLOCKED_CHECK(double, f64, (int64_t)13, (int64_t)1064, (int64_t)1030);
 }
 
 /* tn with a narrow C (computed swapped: nnext_gemm_impl.h, FN(tn_swapped))
