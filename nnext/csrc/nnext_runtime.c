@@ -183,8 +183,11 @@ static struct {
         atomic_int finished;       /* parts of the current job the workers finished */
         atomic_int caller_waiting; /* the caller sleeps on done */
     } end __attribute__((aligned(64)));
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_MUTEX_INITIALIZER, 0, {0, NULL, NULL, 0, 0, -1}, {0, 0}};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER,
+          .busy = PTHREAD_MUTEX_INITIALIZER,
+          .job = {.caller_cpu = -1}}; /* the rest zero (clang takes no NULL for an atomic pointer here) */
 
 static atomic_int nn_threads_wanted = 0; /* 0: not yet decided */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
