@@ -7,6 +7,7 @@ a browser or ipywidgets::
     >>> pg = Playground(dataset="spiral", layers=[8, 8, 4], features=["x1", "x2", "sin(x1)", "sin(x2)"], seed=0)
     >>> pg.step(epochs=100)                  # the C core trains 100 epochs
     >>> pg.epoch, pg.train_loss, pg.test_loss
+    >>> pg.history["epoch"], pg.history["test_loss"]   # recorded after every epoch (see Playground)
     >>> pg.network                           # the nnext.Network being trained
     >>> print(pg.code())                     # nnext lines that rebuild it, bit for bit
 
@@ -52,7 +53,7 @@ from . import _checks, datasets
 from .network import Network
 
 __all__ = ["Playground", "features", "FEATURES", "DATASETS", "ACTIVATIONS", "MAX_LAYERS", "MAX_NEURONS",
-           "LEARNING_RATES", "REGULARIZATION_RATES", "png"]
+           "LEARNING_RATES", "REGULARIZATION_RATES", "HISTORY_CAP", "png"]
 
 #: The input features, as functions of the points (n, 2) -> (n,).
 FEATURES: Dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
@@ -80,6 +81,9 @@ REGULARIZATION_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 DOMAIN = 6.0
 MAX_BATCH = 30  # the Playground's batch-size slider goes to 30; the code accepts any size
 LOSS = "mse"
+#: The most records `Playground.history` keeps (the default of its ``history_cap``): at
+#: 1,000 records of at most 49 deltas and 7 gradient norms, well under a megabyte.
+HISTORY_CAP = 1000
 
 
 def features(X: Any, names: Sequence[str]) -> NDArray[np.float64]:
@@ -147,10 +151,37 @@ class Playground:
     seed : int or None: every random draw (data, split, weights) comes from it,
         so the same calls on two playgrounds with the same seed give the same
         bits.
+    history_cap : int >= 2, the most records `history` keeps (default
+        `HISTORY_CAP`, 1,000); not a setting of `set`.
 
     Attributes: `epoch`, `train_loss`, `test_loss`, `network`, `history`,
-    `playing`, the data (`X_train`, `y_train`, `X_test`, `y_test`: the points,
-    and `F_train`, `F_test`: their features).
+    `history_stride`, `playing`, the data (`X_train`, `y_train`, `X_test`,
+    `y_test`: the points, and `F_train`, `F_test`: their features).
+
+    ``history`` is a dict of lists, one entry per record: ``"epoch"`` (epochs
+    trained when recorded), ``"train_loss"`` and ``"test_loss"`` (the loss
+    over the whole training and test set with the weights of that moment,
+    without the regularisation term, as `train_loss` and `test_loss`),
+    ``"gradient_norms"`` (each weight layer's norm sqrt(|dW|^2 + |db|^2) of
+    the training loss's full-batch gradient) and ``"deltas"`` (each layer's
+    bias gradient, see `delta`).  A record is taken at epoch 0, after every
+    `history_stride`-th epoch and at the end of every `step` (and every round
+    of `play`), so that the last record is always the current `epoch` and its
+    losses are `train_loss` and `test_loss`; a record between two multiples of
+    the stride is dropped when the next one comes.  The stride starts at 1
+    (a record per epoch); when the records exceed ``history_cap``, every other
+    one is dropped (those at odd multiples of the stride) and the stride
+    doubles, as in TensorFlow Playground-like charts: memory stays bounded and
+    the curves keep their whole span.  A record costs about two epochs of
+    training on the playground's networks (a forward pass over each set and
+    a forward and backward pass over the training set), so the first
+    ``history_cap`` epochs take about three times as long as `Network.fit`
+    alone; after that the overhead falls as the stride doubles (about half
+    of fit's time over 10,000 epochs in all, a tenth over 100,000).  The losses
+    are those of the whole set after the epoch, which is what test and
+    training curves need to be compared; they are not `History.loss` of
+    `Network.fit` (the mean of the batch losses during the epoch, with the
+    regularisation term).
     """
 
     _DATA_KEYS = ("dataset", "problem", "noise", "train_ratio", "n")
@@ -161,9 +192,11 @@ class Playground:
                  train_ratio: float = 0.5, batch_size: int = 10, features: Sequence[str] = ("x1", "x2"),
                  layers: Sequence[int] = (4, 2), activation: str = "tanh", lr: float = 0.03,
                  regularization: Optional[str] = None, rate: float = 0.0, n: Optional[int] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, history_cap: int = HISTORY_CAP) -> None:
         if seed is not None:
             seed = _checks.integer(seed, "seed", 0, 2**32 - 1)
+        # 2 records (epoch 0 and the current epoch) always remain after thinning
+        self._history_cap = _checks.integer(history_cap, "history_cap (the most records history keeps)", 2)
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
         self._listeners: List[Callable[["Playground"], None]] = []
@@ -354,6 +387,7 @@ class Playground:
         self._segments: List[List[Any]] = []   # [epochs, fit keyword arguments] since the network was made
         self.history: Dict[str, List[Any]] = {"epoch": [], "train_loss": [], "test_loss": [],
                                               "gradient_norms": [], "deltas": []}
+        self._stride = 1
         self.error = None
         self._record()
 
@@ -364,43 +398,75 @@ class Playground:
             kw[s["regularization"]] = s["rate"]
         return kw
 
+    @property
+    def history_cap(self) -> int:
+        """The most records `history` keeps (the constructor's ``history_cap``)."""
+        return self._history_cap
+
+    @property
+    def history_stride(self) -> int:
+        """Epochs between two records of `history` (1 until the records
+        exceed `history_cap`, then doubled each time they do)."""
+        return self._stride
+
     def _record(self):
         """Appends the losses, the layers' gradient norms and the neurons'
-        deltas at the current epoch to `history`."""
+        deltas at the current epoch to `history`, first dropping the last
+        record if it is off the stride's grid or at this same epoch, and
+        thins the records past the cap (see the class's docstring)."""
         net = self.network
         self.train_loss = net.loss(self.F_train, self.y_train, LOSS)
         self.test_loss = net.loss(self.F_test, self.y_test, LOSS) if len(self.y_test) else float("nan")
         dW, db = net.gradients(self.F_train, self.y_train, LOSS)
         h = self.history
+        if h["epoch"] and (h["epoch"][-1] % self._stride or h["epoch"][-1] == self.epoch):
+            for values in h.values():
+                values.pop()
         h["epoch"].append(self.epoch)
         h["train_loss"].append(self.train_loss)
         h["test_loss"].append(self.test_loss)
-        h["gradient_norms"].append([math.sqrt(float(np.sum(w * w) + np.sum(b * b))) for w, b in zip(dW, db)])
-        h["deltas"].append([b.astype(np.float64).copy() for b in db])
+        h["gradient_norms"].append([math.sqrt(float(np.vdot(w, w) + np.vdot(b, b))) for w, b in zip(dW, db)])
+        h["deltas"].append([np.array(b, dtype=np.float64) for b in db])
+        while len(h["epoch"]) > self._history_cap:
+            self._stride *= 2
+            last = len(h["epoch"]) - 1
+            keep = [i for i, e in enumerate(h["epoch"]) if e % self._stride == 0 or i == last]
+            for key, values in h.items():
+                h[key] = [values[i] for i in keep]
 
     # ------------------------------------------------------------ training
 
     def step(self, epochs: int = 1) -> None:
-        """Train ``epochs`` epochs (one C call), then record the losses and
-        the gradients.  The Playground's "step" button is ``step(1)``.  A loss
-        that turns NaN or infinite raises ``FloatingPointError`` (the weights
-        are those of the last finite epoch, which `epoch` counts)."""
+        """Train ``epochs`` epochs, recording the losses and the gradients in
+        `history` after every `history_stride`-th epoch and at the end: one
+        `Network.fit` call (one C call) per stretch between two records.  The
+        Playground's "step" button is ``step(1)``.  A loss that turns NaN or
+        infinite raises ``FloatingPointError`` (the weights are those of the
+        last finite epoch, which `epoch` counts)."""
         epochs = _checks.integer(epochs, "epochs", 1)
         with self._lock:
             self._train(epochs)
         self._notify()
 
     def _train(self, epochs):
+        # Fits of consecutive stretches equal one fit of them all (no shuffling,
+        # no optimizer state), so code() still shows one fit per segment.
         kw = self._fit_kwargs()
-        try:
-            history = self.network.fit(self.F_train, self.y_train, epochs=epochs, **kw)
+        left = epochs
+        while left:
+            chunk = min(left, self._stride - self.epoch % self._stride)  # up to the next record
+            try:
+                history = self.network.fit(self.F_train, self.y_train, epochs=chunk, **kw)
+            except FloatingPointError as e:
+                self._advance(len(e.history.loss), kw)
+                self._record()
+                self.error = e
+                raise
             done = len(history.loss)
-        except FloatingPointError as e:
-            done = len(e.history.loss)
             self._advance(done, kw)
-            self.error = e
-            raise
-        self._advance(done, kw)
+            left -= done
+            if not left or self.epoch % self._stride == 0:
+                self._record()
 
     def _advance(self, done, kw):
         if done:
@@ -409,13 +475,12 @@ class Playground:
             else:
                 self._segments.append([done, kw])
             self.epoch += done
-            self._record()
 
     def play(self, epochs_per_step: Optional[int] = None) -> None:
         """Train in a background thread until `pause` (returns at once; the C
         core releases the GIL, so the kernel stays free).  Each round trains
         ``epochs_per_step`` epochs, or by default as many as take about 20 ms,
-        then records the losses and tells the listeners (the view redraws,
+        recording as `step` does, and tells the listeners (the view redraws,
         at most `frame_rate` times a second)."""
         if epochs_per_step is not None:
             epochs_per_step = _checks.integer(epochs_per_step, "epochs_per_step", 1)
@@ -484,14 +549,17 @@ class Playground:
     # ------------------------------------------------------------ looking inside
 
     def gradient_norms(self) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """``(epochs, norms)``: at each recorded epoch, each weight layer's
-        gradient norm sqrt(|dW|^2 + |db|^2) of the training loss; ``norms`` has
-        shape (records, layers), layer 0 the first hidden layer, the last the output."""
+        """``(epochs, norms)``: at each recorded epoch (every `history_stride`
+        epochs, see `Playground`), each weight layer's norm sqrt(|dW|^2 + |db|^2)
+        of the gradient of the training loss over the whole training set (the
+        mean squared error, without the regularisation term), with the weights
+        of that moment; ``norms`` has shape (records, layers), layer 0 the
+        first hidden layer, the last the output."""
         with self._lock:
             return np.array(self.history["epoch"]), np.array(self.history["gradient_norms"])
 
     def delta(self, layer: int, neuron: int) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """``(epochs, deltas)``: at each recorded epoch, neuron ``neuron`` of
+        """``(epochs, deltas)``: at each recorded epoch (see `history`), neuron ``neuron`` of
         weight layer ``layer``'s delta dL/dz (z its weighted sum) summed over
         the training rows, which is the gradient of its bias.  Layer 0 is the
         first hidden layer, layer ``len(layers)`` the output."""
@@ -622,11 +690,20 @@ def _draw_points(img, P, values, size, edge):
     return img
 
 
-def _svg_line_chart(series, width, height, log=False, labels=None):
-    """An SVG polyline chart: series is a list of (values, colour)."""
+def _svg_line_chart(series, width, height, log=False, labels=None, x=None):
+    """An SVG polyline chart: series is a list of (values, colour), all over
+    the same x (by default 0, 1, ...).  At most about one point per pixel
+    column is drawn (first and last included): more would not show, and
+    would only make every frame of the view bigger."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'style="background:#fafafa;border:1px solid #ddd">']
     vals = [np.asarray(v, dtype=np.float64) for v, _ in series]
+    n = max((v.size for v in vals), default=0)
+    x = np.arange(n, dtype=np.float64) if x is None else np.asarray(x, dtype=np.float64)
+    if n > width:
+        pick = np.unique(np.round(np.linspace(0, n - 1, width)).astype(int))
+        x = x[pick]
+        vals = [v[pick] for v in vals]
     vals = [np.log10(np.maximum(v, 1e-12)) if log else v for v in vals]
     finite = np.concatenate([v[np.isfinite(v)] for v in vals]) if vals else np.array([])
     if finite.size:
@@ -638,7 +715,8 @@ def _svg_line_chart(series, width, height, log=False, labels=None):
         for v, (_, colour) in zip(vals, series):
             if v.size < 2:
                 continue
-            xs = np.linspace(2, width - 2, v.size)
+            span = x[-1] - x[0]
+            xs = 2 + (x - x[0]) / (span if span > 0 else 1.0) * (width - 4)
             ys = height - 2 - (np.nan_to_num(v, nan=lo) - lo) / (hi - lo) * (height - 4)
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{pts}"/>')
@@ -858,7 +936,7 @@ class PlaygroundView:
         self.loss_html.value = (f'<div>Test loss <b class="nnext-test-loss">{test_loss:.3f}</b>&nbsp; '
                                 f'Training loss <b class="nnext-train-loss">{train_loss:.3f}</b></div>'
                                 + _svg_line_chart([(hist["test_loss"], "#333"), (hist["train_loss"], "#999")],
-                                                  300, 60, log=True,
+                                                  300, 60, log=True, x=hist["epoch"],
                                                   labels=[("test", "#333"), ("training", "#999"), ("log scale", "#bbb")]))
         norms = np.array(hist["gradient_norms"])
         palette = ["#0877bd", "#f59322", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#333"]
@@ -869,11 +947,11 @@ class PlaygroundView:
         self.inside_html.value = (
             "<div style='display:inline-block;margin-right:16px'>"
             "<div style='font-size:11px'>gradient norm per layer (log scale)</div>"
-            + _svg_line_chart(series, 300, 80, log=True, labels=labels) + "</div>"
+            + _svg_line_chart(series, 300, 80, log=True, labels=labels, x=hist["epoch"]) + "</div>"
             + "<div style='display:inline-block'>"
             + f"<div style='font-size:11px'>delta dL/dz of {name}, summed over the training rows: "
               f"{delta[-1]:.3g}</div>"
-            + _svg_line_chart([(delta, "#0877bd")], 300, 80) + "</div>")
+            + _svg_line_chart([(delta, "#0877bd")], 300, 80, x=hist["epoch"]) + "</div>")
         self.play_button.description = "Pause" if playing else "Play"
         self.play_button.icon = "pause" if playing else "play"
         if error is not None:

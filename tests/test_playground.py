@@ -341,7 +341,7 @@ def test_losses_and_training_against_numpy():
     # seeing inside: each layer's gradient norm, each neuron's delta (= its bias gradient)
     dW, db = reference.gradients(W2, b2, acts, pg.F_train, pg.y_train[:, None], "mse")
     epochs, norms = pg.gradient_norms()
-    assert epochs.tolist() == [0, 3] and norms.shape == (2, 3)
+    assert epochs.tolist() == [0, 1, 2, 3] and norms.shape == (4, 3)       # a record per epoch
     for l in range(3):
         assert norms[-1, l] == pytest.approx(math.sqrt(np.sum(dW[l] ** 2) + np.sum(db[l] ** 2)), rel=1e-9)
     _, delta = pg.delta(1, 1)
@@ -362,6 +362,105 @@ def test_l1_training_against_numpy():
                               loss="mse", batch_size=8, l1=0.03)
     for got, want in zip(pg.network.weights + pg.network.biases, W2 + b2):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+
+
+def _per_epoch_reference(net, F_train, y_train, F_test, y_test, epochs, **fit_kw):
+    """Epoch 0 to ``epochs`` of ``net`` (a fresh copy) trained by one `Network.fit` call:
+    the whole-set losses and the gradient norms its callback sees after every epoch."""
+    def measure(net):
+        dW, db = net.gradients(F_train, y_train, "mse")
+        return (net.loss(F_train, y_train, "mse"), net.loss(F_test, y_test, "mse"),
+                [math.sqrt(np.sum(w ** 2) + np.sum(b ** 2)) for w, b in zip(dW, db)])
+    seen = [measure(net)]
+    net.fit(F_train, y_train, epochs=epochs, loss="mse", callback=lambda e, n, _: seen.append(measure(n)), **fit_kw)
+    train, test, norms = zip(*seen)
+    return np.array(train), np.array(test), np.array(norms)
+
+
+def test_history_has_a_record_per_epoch():
+    pg = Playground(dataset="spiral", noise=0.1, layers=[5, 3], activation="tanh", batch_size=10, lr=0.03,
+                    regularization="l2", rate=0.003, seed=3)
+    fresh = pg.network.copy()
+    W = [w.copy() for w in pg.network.weights]
+    b = [v.copy() for v in pg.network.biases]
+    pg.step(200)
+    pg.step(300)
+    h = pg.history
+    assert pg.epoch == 500 and h["epoch"] == list(range(501))
+    assert pg.history_stride == 1 and pg.history_cap == pgm.HISTORY_CAP
+    assert all(len(v) == 501 for v in h.values())
+    assert h["train_loss"][-1] == pg.train_loss and h["test_loss"][-1] == pg.test_loss
+    # the same network trained by one fit, measured after every epoch by its callback
+    train, test, norms = _per_epoch_reference(fresh, pg.F_train, pg.y_train, pg.F_test, pg.y_test, 500,
+                                              lr=0.03, batch_size=10, l2=0.003)
+    np.testing.assert_allclose(h["train_loss"], train, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(h["test_loss"], test, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(pg.gradient_norms()[1], norms, rtol=1e-12, atol=0)
+    assert train[-1] < 0.9 * train[0]                  # it learned: the curve is not flat
+    # and numpy alone, epoch by epoch (the losses leave out the l2 term)
+    acts = pg.network.activations
+    for e in range(1, 6):
+        W, b, _ = reference.fit(W, b, acts, pg.F_train, pg.y_train, epochs=1, lr=0.03, loss="mse",
+                                batch_size=10, l2=0.003)
+        for F, y, got in ((pg.F_train, pg.y_train, h["train_loss"][e]), (pg.F_test, pg.y_test, h["test_loss"][e])):
+            assert got == pytest.approx(np.mean((y - reference.forward(W, b, acts, F)[-1][:, 0]) ** 2), rel=1e-10)
+        dW, db = reference.gradients(W, b, acts, pg.F_train, pg.y_train[:, None], "mse")
+        want = [math.sqrt(np.sum(w ** 2) + np.sum(v ** 2)) for w, v in zip(dW, db)]
+        np.testing.assert_allclose(h["gradient_norms"][e], want, rtol=1e-9)
+        np.testing.assert_allclose(np.concatenate(h["deltas"][e]), np.concatenate(db), rtol=1e-9, atol=1e-15)
+
+
+def _check_history(pg):
+    h = pg.history
+    epochs, s = h["epoch"], pg.history_stride
+    assert len(epochs) <= pg.history_cap and all(len(v) == len(epochs) for v in h.values())
+    assert s & (s - 1) == 0                            # a power of 2
+    assert epochs[0] == 0 and epochs[-1] == pg.epoch and epochs == sorted(set(epochs))
+    grid = epochs[:-1] if len(epochs) > 1 else epochs
+    assert grid == list(range(0, grid[-1] + 1, s))      # every multiple of the stride; the last may be off it
+    assert h["train_loss"][-1] == pg.train_loss and h["test_loss"][-1] == pg.test_loss
+
+
+def test_history_is_capped_and_thinned():
+    pg = Playground(dataset="xor", noise=0.1, layers=[3], seed=5, history_cap=40)
+    fresh = pg.network.copy()
+    for epochs in (1, 7, 30, 13, 300, 1, 1, 649):       # 1,002 epochs, in steps off the stride's grid
+        pg.step(epochs)
+        _check_history(pg)
+    assert pg.epoch == 1002 and pg.history_stride == 32 and pg.history["epoch"][-2:] == [992, 1002]
+    assert len(pg.history["epoch"]) == 33
+    # each record holds the values of its own epoch (the thinning moves nothing)
+    train, test, norms = _per_epoch_reference(fresh, pg.F_train, pg.y_train, pg.F_test, pg.y_test, 1002,
+                                              lr=0.03, batch_size=10)
+    at = pg.history["epoch"]
+    np.testing.assert_allclose(pg.history["train_loss"], train[at], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(pg.history["test_loss"], test[at], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(pg.gradient_norms()[1], norms[at], rtol=1e-12, atol=0)
+    ns = {}
+    exec(pg.code(), ns)                                 # the code trains to the last record
+    assert ns["train_loss"] == pg.history["train_loss"][-1]
+    # a new network starts a new history
+    pg.reset()
+    assert pg.history["epoch"] == [0] and pg.history_stride == 1
+    # the default cap holds on a long run (records at 0, 8, ..., 5000)
+    long = Playground(seed=0)
+    long.step(2000)
+    long.set(lr=0.1)                                    # a setting that keeps the network and its history
+    long.step(3000)
+    _check_history(long)
+    assert long.history_cap == 1000 and long.history_stride == 8 and len(long.history["epoch"]) == 626
+    for bad, exc in [(1, ValueError), (0, ValueError), (2.5, TypeError), ("10", TypeError), (True, TypeError)]:
+        with pytest.raises(exc, match="history_cap"):
+            Playground(history_cap=bad)
+
+
+def test_line_chart_places_points_by_epoch_and_draws_at_most_a_point_per_pixel():
+    svg = pgm._svg_line_chart([(np.array([1.0, 2.0, 3.0]), "#000")], 102, 50, x=[0, 1, 4])
+    points = svg.split('points="')[1].split('"')[0].split()
+    assert [float(p.split(",")[0]) for p in points] == [2.0, 26.5, 100.0]
+    many = pgm._svg_line_chart([(np.arange(1.0, 5001.0), "#000")], 300, 50, x=np.arange(5000) * 2)
+    points = many.split('points="')[1].split('"')[0].split()
+    assert len(points) <= 300 and points[0].startswith("2.0,") and points[-1].startswith("298.0,")
 
 
 def test_network_and_code_round_trip():
@@ -392,6 +491,8 @@ def test_nonfinite_loss_is_reported():
     assert isinstance(pg.error, FloatingPointError)
     assert all(np.all(np.isfinite(w)) for w in pg.network.weights)
     assert pg.epoch == sum(seg[0] for seg in pg._segments) < 50
+    _check_history(pg)                          # the last record is the last finite epoch
+    assert np.all(np.isfinite(pg.history["train_loss"]))
     ns = {}
     exec(pg.code(), ns)                         # the code reproduces the last finite state
     assert np.array_equal(ns["net"].weights[0], pg.network.weights[0])
@@ -423,6 +524,7 @@ def test_play_and_pause():
     time.sleep(0.1)
     assert pg.epoch == epoch and frames and frames[-1] == epoch
     assert pg.history["epoch"][-1] == epoch
+    _check_history(pg)
     ns = {}
     exec(pg.code(), ns)                         # what was played is what the code trains
     assert np.array_equal(ns["net"].weights[1], pg.network.weights[1])
