@@ -100,7 +100,11 @@ def _check_network(net, what="net"):
 
 # ------------------------------------------------------------------ PyTorch
 
-def to_torch(net: Any) -> Any:
+#: The output activations that ``to_torch(logits=True)`` leaves out.
+_LOGITS_DROP = ("softmax", "sigmoid")
+
+
+def to_torch(net: Any, logits: bool = False) -> Any:
     """The network as a ``torch.nn.Sequential``, in the network's dtype (on the CPU).
 
     One ``Linear(n_in, n_out, bias=net.bias)`` per layer, with ``weight = W.T`` and
@@ -108,8 +112,34 @@ def to_torch(net: Any) -> Any:
     ``ReLU``, ``LeakyReLU(slope)``, ``ELU(alpha)``, ``Identity`` (linear),
     ``Softmax(dim=1)`` or ``Maxout(k)`` (after a ``Linear(n_in, m*k)``).  Its output for a ``(n, n_in)`` tensor equals ``net.predict``, and
     ``torch.autograd`` through it gives ``net.gradients`` (the tests check both).
+
+    ``logits=True`` leaves out the output layer's activation, for fine-tuning with
+    PyTorch's losses that take logits (they apply the activation themselves, in a
+    numerically stable form; on the default model's probabilities they would apply it a
+    second time):
+
+    - softmax output: the module ends with the last ``Linear``; pair it with
+      ``nn.CrossEntropyLoss()`` (class indices, or probabilities as targets), which is
+      nnext's ``loss="cross_entropy"``; ``torch.softmax(module(x), dim=1)`` is
+      ``net.predict(x)``.
+    - sigmoid output: the same; pair it with ``nn.BCEWithLogitsLoss()``, nnext's
+      ``loss="bce"``; ``torch.sigmoid(module(x))`` is ``net.predict(x)``.
+    - linear output: the output already is the logits, so ``logits=True`` gives the same
+      model as ``logits=False`` (ending with ``Identity``).
+
+    Any other output activation (tanh, relu, leaky_relu, elu) has no PyTorch loss on
+    its input, and ``logits=True`` raises ``ValueError``.  (Maxout is for hidden layers
+    only, so it is never the output's.)
     """
     _check_network(net)
+    from . import _checks
+    logits = _checks.boolean(logits, "logits")
+    out = net.activations[-1]
+    if logits and out not in _LOGITS_DROP and out != "linear":
+        raise ValueError(
+            f"logits=True leaves out a softmax or sigmoid output activation (for nn.CrossEntropyLoss "
+            f"or nn.BCEWithLogitsLoss), and a linear output is its own logits; this network's output "
+            f"layer is {out!r}, which has no logits form: use logits=False")
     torch = _import_torch()
     nn = torch.nn
     dtype = {"float64": torch.float64, "float32": torch.float32}[net.dtype.name]
@@ -127,6 +157,8 @@ def to_torch(net: Any) -> Any:
             if net.bias:
                 linear.bias.copy_(torch.from_numpy(np.array(biases[l], copy=True)))
         layers += [linear, modules[act]() if param is None else modules[act](param)]
+    if logits and out in _LOGITS_DROP:
+        layers.pop()
     return nn.Sequential(*layers)
 
 
@@ -262,12 +294,15 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
 
 # --------------------------------------------------------------------- ONNX
 
-def _onnx_model(net, onnx):
-    """The forward pass of ``net`` as an ``onnx.ModelProto`` (opset `ONNX_OPSET`)."""
+def _onnx_model(net, onnx, input_dtype=None):
+    """The forward pass of ``net`` as an ``onnx.ModelProto`` (opset `ONNX_OPSET`), its
+    input ``X`` in ``input_dtype`` (a numpy dtype; None: the network's)."""
     from onnx import TensorProto, helper, numpy_helper
 
     f64 = net.dtype.name == "float64"
     elem = TensorProto.DOUBLE if f64 else TensorProto.FLOAT
+    in_elem = elem if input_dtype is None else {"float64": TensorProto.DOUBLE,
+                                                "float32": TensorProto.FLOAT}[input_dtype.name]
     n_layers = len(net.weights)
     nodes, initializers = [], []
 
@@ -282,6 +317,9 @@ def _onnx_model(net, onnx):
             one = constant("one", 1.0)
     biases = net.biases
     a = "X"
+    if in_elem != elem:  # the input converted once; every layer computes in the network's dtype
+        nodes.append(helper.make_node("Cast", ["X"], ["X_cast"], to=elem, name="input_cast"))
+        a = "X_cast"
     for l, (W, act, param) in enumerate(zip(net.weights, net.activations, net.activation_params)):
         z = f"z{l}"
         out = "Y" if l == n_layers - 1 else f"a{l + 1}"
@@ -333,7 +371,7 @@ def _onnx_model(net, onnx):
         a = out
     graph = helper.make_graph(
         nodes, "nnext_network",
-        [helper.make_tensor_value_info("X", elem, ["batch", net.sizes[0]])],
+        [helper.make_tensor_value_info("X", in_elem, ["batch", net.sizes[0]])],
         [helper.make_tensor_value_info("Y", elem, ["batch", net.sizes[-1]])],
         initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
@@ -343,12 +381,27 @@ def _onnx_model(net, onnx):
     return model
 
 
-def to_onnx(net: Any, path: Union[str, "os.PathLike[str]"]) -> str:
+def to_onnx(net: Any, path: Union[str, "os.PathLike[str]"], input_dtype: Any = None) -> str:
     """Write the network's forward pass as an ONNX model to ``path``; returns the path.
 
     The model targets opset 17 (`ONNX_OPSET`, IR version 8).  Input ``"X"`` has shape
-    ``(batch, n_in)`` with a dynamic batch dimension, output ``"Y"`` ``(batch, n_out)``, both
-    in the network's dtype (float32 or float64); the parameters are stored as initializers.
+    ``(batch, n_in)`` with a dynamic batch dimension, output ``"Y"`` ``(batch, n_out)``; the
+    parameters are stored as initializers.
+
+    Input dtype: by default (``input_dtype=None``) ``X`` is in the network's dtype, so the
+    model of a float64 network (nnext's default) declares ``X`` as ``tensor(double)`` and
+    onnxruntime refuses float32 input with an INVALID_ARGUMENT error ("Unexpected input
+    data type").  Either pass ``X.astype(np.float64)``, or export with
+    ``input_dtype="float32"``: ``X`` is then declared float32 and a ``Cast`` node converts
+    it to the network's dtype before the first layer.  The weights stay as they are and
+    every layer computes in the network's dtype, so the output equals ``net.predict`` of
+    the same float32 values to float64 precision.  (Storing float32 weights instead would
+    put every output float32 rounding away from nnext's; for a float32 model, export a
+    float32 network.)  ``input_dtype="float64"`` on a float32 network likewise rounds the
+    input to float32 inside the graph, as ``predict`` does.  ``input_dtype``: None,
+    "float32" or "float64" (or the numpy types).  The output ``Y`` is always in the
+    network's dtype.
+
     Each layer is a ``Gemm`` (``X @ W + b``, no ``C`` without biases) and its activation:
     ``Sigmoid``, ``Tanh``, ``Relu``, ``Identity``, ``Softmax(axis=1)``, maxout as
     ``Reshape`` to ``(batch, m, k)`` and ``ReduceMax(axes=[2])``, and for float32
@@ -364,11 +417,18 @@ def to_onnx(net: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     _check_network(net)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if input_dtype is not None:
+        from . import _checks
+        try:
+            input_dtype = _checks.check_dtype(input_dtype)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"input_dtype must be None (the network's dtype), 'float32' or 'float64', "
+                          f"got {input_dtype!r}") from None
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     onnx = _import_onnx()
-    blob = _onnx_model(net, onnx).SerializeToString()
+    blob = _onnx_model(net, onnx, input_dtype).SerializeToString()
     from ._files import atomic_write
     atomic_write(os.path.abspath(path), lambda f: f.write(blob))
     return path

@@ -795,11 +795,16 @@ class Network:
 
     # ------------------------------------------- ways out: PyTorch and ONNX (nnext/export.py)
 
-    def to_torch(self) -> Any:
+    def to_torch(self, logits: bool = False) -> Any:
         """This network as a ``torch.nn.Sequential`` of ``Linear`` layers (``weight = W.T``)
-        and activation modules, in its dtype; see `nnext.export.to_torch`.  Needs PyTorch."""
+        and activation modules, in its dtype; see `nnext.export.to_torch`.  Needs PyTorch.
+
+        ``logits=True`` leaves out a softmax or sigmoid output activation, for fine-tuning
+        with ``nn.CrossEntropyLoss`` (softmax) or ``nn.BCEWithLogitsLoss`` (sigmoid), which
+        take logits; a linear output is its own logits (the same model); any other output
+        activation raises ``ValueError``."""
         from .export import to_torch
-        return to_torch(self)
+        return to_torch(self, logits=logits)
 
     @classmethod
     def from_torch(cls, module: Any, dtype: Optional[DTypeLike] = None) -> "Network":
@@ -808,11 +813,15 @@ class Network:
         from .export import from_torch
         return from_torch(module, dtype=dtype)
 
-    def to_onnx(self, path: Union[str, "os.PathLike[str]"]) -> str:
+    def to_onnx(self, path: Union[str, "os.PathLike[str]"], input_dtype: Optional[DTypeLike] = None) -> str:
         """Write this network's forward pass as an ONNX model (opset 17, dynamic batch) to
-        ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package."""
+        ``path``; returns the path.  See `nnext.export.to_onnx`.  Needs the onnx package.
+
+        The input ``X`` is in the network's dtype (float64 by default: onnxruntime then
+        refuses float32 arrays) unless ``input_dtype`` ("float32" or "float64") says
+        otherwise; the model then casts it to the network's dtype and computes in that."""
         from .export import to_onnx
-        return to_onnx(self, path)
+        return to_onnx(self, path, input_dtype=input_dtype)
 
 
 # fit's defaults by name: the objects its signature holds (see the top of fit)

@@ -74,6 +74,105 @@ def test_to_torch_rejects_a_non_network():
         to_torch([[1.0]])
 
 
+# ------------------------------------------------------ to_torch(logits=True)
+
+LOGIT_HIDDEN = [["tanh", "relu"], [("maxout", 3), ("elu", 0.5)]]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("hidden", LOGIT_HIDDEN, ids=[case_id(h) for h in LOGIT_HIDDEN])
+@pytest.mark.parametrize("out", ["softmax", "sigmoid"])
+def test_to_torch_logits_then_the_activation_equal_predict(out, hidden, bias, dtype):
+    from nnext.export import to_torch
+    net = make_net(hidden + [out], bias, dtype, init="xavier")
+    full, module = net.to_torch(), net.to_torch(logits=True)
+    assert [type(m) for m in module] == [type(m) for m in full][:-1]       # all but the last activation
+    assert type(full[-1]) is (nn.Softmax if out == "softmax" else nn.Sigmoid)
+    assert type(module[-1]) is nn.Linear
+    X = data(4)
+    z = torch_output(module, X, dtype)
+    # the logits are the output layer's pre-activation, here from numpy alone
+    pre = R.forward([w.astype(np.float64) for w in net.weights],
+                    None if not bias else [b.astype(np.float64) for b in net.biases],
+                    list(zip(net.activations, net.activation_params))[:-1] + ["linear"], X)[-1]
+    assert_close(z, pre, RTOL[dtype], f"logits {hidden} {out} {dtype}")
+    p = torch.softmax(torch.from_numpy(z), dim=1) if out == "softmax" else torch.sigmoid(torch.from_numpy(z))
+    assert_close(p.numpy(), net.predict(X), RTOL[dtype], f"{hidden} {out} {dtype}")
+    assert_close(torch_output(to_torch(net, logits=True), X, dtype), z, 0.0)
+
+
+@pytest.mark.parametrize("targets_as", ["labels", "probabilities"])
+def test_fine_tuning_logits_with_cross_entropy_loss_equals_nnext(targets_as):
+    """One SGD step of PyTorch's CrossEntropyLoss on the logits module: the loss, the
+    gradient and the new weights equal nnext's loss="cross_entropy" (softmax output)."""
+    net = make_net(["tanh", ("maxout", 2), "softmax"], True, "float64", init="xavier")
+    X = data(4, n=12)
+    rng = np.random.RandomState(7)
+    if targets_as == "labels":
+        y = rng.randint(0, 3, 12)
+        target = torch.from_numpy(y)
+    else:
+        y = rng.dirichlet(np.ones(3), 12)     # soft targets, each row summing to 1
+        target = torch.from_numpy(y)
+    dW, db = net.gradients(X, y, loss="cross_entropy")
+    module = net.to_torch(logits=True)
+    loss = nn.CrossEntropyLoss()(module(torch.from_numpy(X)), target)
+    assert loss.item() == pytest.approx(net.loss(X, y, loss="cross_entropy"), rel=1e-12)
+    # the trap logits=True avoids: the default module's softmax, applied again by the loss
+    twice = nn.CrossEntropyLoss()(net.to_torch()(torch.from_numpy(X)), target)
+    assert abs(twice.item() - loss.item()) > 0.1 * loss.item()
+    loss.backward()
+    for l, lin in enumerate(module[::2]):
+        assert_close(lin.weight.grad.numpy().T, dW[l], GRAD_RTOL, f"dW[{l}]")
+        assert_close(lin.bias.grad.numpy(), db[l], GRAD_RTOL, f"db[{l}]")
+    torch.optim.SGD(module.parameters(), lr=0.5).step()
+    net.fit(X, y, epochs=1, lr=0.5, loss="cross_entropy")              # one full-batch step
+    for l, lin in enumerate(module[::2]):
+        assert_close(lin.weight.detach().numpy().T, net.weights[l], 1e-12, f"W[{l}] after the step")
+        assert_close(lin.bias.detach().numpy(), net.biases[l], 1e-12, f"b[{l}] after the step")
+
+
+def test_fine_tuning_logits_with_bce_with_logits_loss_equals_nnext():
+    net = make_net(["relu", "elu", "sigmoid"], True, "float64", init="xavier")
+    X = data(4, n=10)
+    y = np.random.RandomState(8).uniform(0, 1, (10, 3))
+    dW, db = net.gradients(X, y, loss="bce")
+    module = net.to_torch(logits=True)
+    loss = nn.BCEWithLogitsLoss()(module(torch.from_numpy(X)), torch.from_numpy(y))
+    assert loss.item() == pytest.approx(net.loss(X, y, loss="bce"), rel=1e-12)
+    loss.backward()
+    for l, lin in enumerate(module[::2]):
+        assert_close(lin.weight.grad.numpy().T, dW[l], GRAD_RTOL, f"dW[{l}]")
+        assert_close(lin.bias.grad.numpy(), db[l], GRAD_RTOL, f"db[{l}]")
+
+
+def test_to_torch_logits_of_a_linear_output_is_the_same_model():
+    net = make_net(["tanh", "relu", "linear"], True, "float64")
+    module = net.to_torch(logits=True)
+    assert [type(m) for m in module] == [type(m) for m in net.to_torch()]
+    assert type(module[-1]) is nn.Identity
+    X = data(4)
+    assert_close(torch_output(module, X, "float64"), net.predict(X), RTOL["float64"])
+
+
+@pytest.mark.parametrize("out", ["tanh", "relu", ("leaky_relu", 0.1), ("elu", 1.0)],
+                         ids=lambda out: case_id([out]))
+def test_to_torch_logits_refuses_outputs_without_logits(out):
+    net = make_net(["tanh", "tanh", out], True, "float64")
+    name = out if isinstance(out, str) else out[0]
+    with pytest.raises(ValueError, match=rf"logits=True.*'{name}'.*logits=False"):
+        net.to_torch(logits=True)
+    assert type(net.to_torch()[-1]) is not nn.Linear    # logits=False still exports it
+
+
+def test_to_torch_logits_must_be_a_bool():
+    net = make_net(["tanh", "tanh", "softmax"], True, "float64")
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match=r"logits must be True or False, got"):
+            net.to_torch(logits=bad)
+
+
 # --------------------------------------------------------- gradients: autograd
 
 def torch_loss(loss, p, y):

@@ -75,6 +75,74 @@ def test_onnx_float64_has_no_32_bit_constants(onnx, tmp_path):
     assert {"LeakyRelu", "Elu"}.isdisjoint(n.op_type for n in model.graph.node)
 
 
+def test_onnx_default_input_is_the_networks_dtype(onnx, tmp_path):
+    """A float64 network's model takes float64 input, says so in its graph and in to_onnx's
+    docstring, and onnxruntime refuses float32 input for it."""
+    from nnext.export import to_onnx
+    net = make_net(["tanh", "tanh", "sigmoid"], True, "float64")
+    model = onnx.load(net.to_onnx(tmp_path / "m.onnx"))
+    (x,), (y,) = model.graph.input, model.graph.output
+    assert x.type.tensor_type.elem_type == y.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    assert "Cast" not in [n.op_type for n in model.graph.node]
+    doc = " ".join(to_onnx.__doc__.split())
+    assert "float64 network (nnext's default) declares ``X`` as ``tensor(double)``" in doc
+    assert 'input_dtype="float32"' in doc and "input_dtype" in nnext.Network.to_onnx.__doc__
+    session = ort_session(tmp_path / "m.onnx")
+    with pytest.raises(Exception, match=r"INVALID_ARGUMENT.*tensor\(float\).*expected: \(tensor\(double\)\)"):
+        session.run(None, {"X": data(4).astype(np.float32)})
+    # input_dtype of the network's own dtype is the default model
+    net.to_onnx(tmp_path / "same.onnx", input_dtype=np.float64)
+    assert (tmp_path / "same.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+
+
+@pytest.mark.parametrize("acts", CASES, ids=CASE_IDS)
+def test_onnx_float32_input_of_a_float64_network(onnx, tmp_path, acts):
+    """input_dtype="float32": a Cast to float64 first, then the float64 model: onnxruntime's
+    output equals predict of the same float32 values to float64 precision."""
+    net = make_net(acts, True, "float64")
+    path = net.to_onnx(tmp_path / "m.onnx", input_dtype="float32")
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    (x,), (y,) = model.graph.input, model.graph.output
+    assert x.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert y.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    cast = model.graph.node[0]
+    assert cast.op_type == "Cast" and list(cast.input) == ["X"]
+    assert onnx.helper.get_attribute_value(cast.attribute[0]) == onnx.TensorProto.DOUBLE
+    assert all(i.data_type != onnx.TensorProto.FLOAT for i in model.graph.initializer)   # the weights stay float64
+    session = ort_session(path)
+    for n in (1, 13):
+        X32 = data(4, n=n, seed=n).astype(np.float32)
+        out, = session.run(None, {"X": X32})
+        assert out.dtype == np.float64
+        assert_close(out, net.predict(X32.astype(np.float64)), RTOL["float64"], f"{acts} n={n}")
+    with pytest.raises(Exception, match=r"INVALID_ARGUMENT.*expected: \(tensor\(float\)\)"):
+        session.run(None, {"X": data(4)})                       # now it is float32 that it takes
+
+
+def test_onnx_float64_input_of_a_float32_network(onnx, tmp_path):
+    net = make_net(["elu", ("maxout", 2), "softmax"], True, "float32")
+    path = nnext.export.to_onnx(net, tmp_path / "m.onnx", input_dtype="float64")
+    model = onnx.load(path)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    X = data(4, n=9)
+    out, = ort_session(path).run(None, {"X": X})
+    assert out.dtype == np.float32
+    assert_close(out, net.predict(X), RTOL["float32"])          # predict rounds X to float32 too
+    assert_close(out, net.predict(X.astype(np.float32)), RTOL["float32"])
+
+
+def test_to_onnx_checks_input_dtype(onnx, tmp_path):
+    net = make_net(["tanh", "tanh", "linear"], True, "float64")
+    for bad, exc in [("float16", ValueError), ("int32", ValueError), ("double32", ValueError),
+                     (3, TypeError), (np.int64, ValueError)]:
+        with pytest.raises(exc, match=r"input_dtype must be None \(the network's dtype\), 'float32' or "
+                                      r"'float64', got"):
+            net.to_onnx(tmp_path / "m.onnx", input_dtype=bad)
+    assert not os.listdir(tmp_path)
+
+
 def test_to_onnx_replaces_a_file_whole_and_checks_arguments(onnx, tmp_path):
     target = tmp_path / "m.onnx"
     target.write_bytes(b"old")
