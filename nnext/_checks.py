@@ -3,8 +3,12 @@ argument, what was expected and what came.  The C binding checks arrays
 (shape, dtype, finiteness); this module checks everything else once, before
 anything changes."""
 
+import difflib
+import inspect
 import math
 import operator
+import sys
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -279,14 +283,176 @@ def targets(y, loss, k):
     or class labels for cross-entropy (one-hot)."""
     y_arr = np.asarray(y)
     if y_arr.dtype.kind not in "biuf":
-        raise TypeError(f"y must hold real numbers, got dtype {y_arr.dtype}")
+        dense = sparse_to_dense(y)  # (checked only here, on the way to an error)
+        if dense is None:
+            raise TypeError(_not_numbers("y", y_arr, labels=True))
+        y_arr = dense
     if y_arr.ndim == 1:
         if loss == "cross_entropy" and k > 1:
             return one_hot(y_arr, k)
         if k == 1:
             return y_arr.reshape(-1, 1)
-        raise ValueError(f"y must be 2-D (n_samples, {k}) for a network with {k} outputs, got shape {y_arr.shape}")
+        raise ValueError(_one_d_targets(y_arr, loss, k))
     return y_arr
+
+
+def _not_numbers(name, arr, labels=False):
+    """The message for `name` holding something other than real numbers
+    (strings, objects, complex numbers): what it holds, and what to do."""
+    got = f"{name} must hold real numbers, got dtype {arr.dtype}"
+    kind, example = arr.dtype.kind, ""
+    if arr.size:
+        first = arr.flat[0]
+        first = first.item() if isinstance(first, np.generic) else first
+        example = f", e.g. {first!r}"
+        if kind == "O":  # a list or object array: strings inside?
+            kind = "U" if isinstance(first, str) else "S" if isinstance(first, bytes) else "O"
+    if kind in "US" and labels:
+        return (f"{got} (strings{example}): a Network trains on numbers. Encode "
+                f"class labels as integers 0..k-1, e.g. classes, y = np.unique(y, "
+                f"return_inverse=True), and train a softmax output with loss='cross_entropy' "
+                f"(or one-hot them, np.eye(len(classes))[y]); or use "
+                f"nnext.sklearn.MLPClassifier, which takes any labels")
+    if kind in "US":
+        return (f"{got} (strings{example}): a Network computes on numbers; "
+                f"encode text or categories as numbers first (e.g. "
+                f"sklearn.preprocessing.OneHotEncoder), or convert numeric strings with "
+                f"np.asarray({name}, dtype=float)")
+    if kind == "c":
+        return f"{got} (complex numbers): pass the real part ({name}.real) or real features"
+    return got
+
+
+def _one_d_targets(y_arr, loss, k):
+    """The message for a 1-D y given to a network of k > 1 outputs with a loss
+    that takes no class labels."""
+    msg = (f"y must be 2-D (n_samples, {k}) for a network with {k} outputs (sizes[-1] is {k}), "
+           f"got shape {y_arr.shape}")
+    whole = y_arr.dtype.kind in "biu" or (y_arr.dtype.kind == "f" and y_arr.size
+                                            and np.all(y_arr == np.round(y_arr)))
+    if whole and y_arr.size and y_arr.min() >= 0 and y_arr.max() < k:
+        return (f"{msg}. If y holds class labels 0..{k - 1}: one-hot them for loss={loss!r}, "
+                f"np.eye({k})[y] of shape ({y_arr.shape[0]}, {k}), or better, use a softmax "
+                f"output with loss='cross_entropy', which takes labels of shape (n,) as they are "
+                f"(see 'Recommended settings' in help(nnext.Network))")
+    return f"{msg}: pass y with {k} columns, or build the network with 1 output"
+
+
+def sparse_to_dense(a):
+    """A scipy sparse matrix or array as a dense ndarray; None for anything
+    else.  (Nothing imports scipy here: an object can only be one of its
+    sparse matrices once scipy.sparse is loaded.)"""
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(a):
+        return a.toarray()
+    return None
+
+
+def _as_array(a):
+    """np.asarray(a), or None when numpy cannot make an array of it."""
+    try:
+        return np.asarray(a)
+    except Exception:  # a ragged list: the binding's own message says so
+        return None
+
+
+def _width_message(name, arr, n_in, rebuild=True):
+    """The message for `name` (2-D, or one sample) of the wrong width for a
+    network of input width n_in; None when its width is right.  rebuild:
+    suggest a network of X's width too (not for a validation set, which
+    must match the training data)."""
+    if arr.ndim == 1:
+        if arr.shape[0] == n_in:
+            return None
+        msg = (f"the network's input width sizes[0] is {n_in}; {name} is one sample of "
+               f"{arr.shape[0]} values (shape {arr.shape}): pass {n_in} values (or rows of "
+               f"{n_in} columns)")
+        cols = arr.shape[0]
+    elif arr.ndim != 2 or arr.shape[1] == n_in:
+        return None
+    else:
+        cols = arr.shape[1]
+        msg = (f"the network's input width sizes[0] is {n_in}; {name} has {cols} column"
+               f"{'s' if cols != 1 else ''} (shape {arr.shape}): pass {name} with {n_in} columns")
+    if rebuild:
+        msg += f", or build Network([{cols}, ...]) for {cols} input features"
+    return msg
+
+
+def input_error(X, n_in, name="X"):
+    """For an input X that the binding refused (predict, forward): a dense
+    copy when X is a scipy sparse matrix, to try again; otherwise raises a
+    clearer error when there is one to give, else returns None (the caller
+    re-raises the binding's own)."""
+    dense = sparse_to_dense(X)
+    if dense is not None:
+        return dense
+    arr = _as_array(X)
+    if arr is None:
+        return None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(_not_numbers(name, arr))
+    msg = _width_message(name, arr, n_in)
+    if msg is not None:
+        raise ValueError(msg)
+    return None
+
+
+def data_error(X, y, Y, sizes, dtype, loss, names=("X", "y")):
+    """For a pair (X, y) that the binding refused: a dense copy of X when it
+    is a scipy sparse matrix, to try again; otherwise raises a clearer error
+    when there is one to give, else returns None (the caller re-raises the
+    binding's own).  Y is y as `targets` made it.  X is looked at first, in
+    the binding's order (dtype, shape, rows, finite values in `dtype`): y's
+    shape is explained only when X passed all of it."""
+    dense = sparse_to_dense(X)
+    if dense is not None:
+        return dense
+    arr = _as_array(X)
+    if arr is None:
+        return None
+    x_name, y_name = names
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(_not_numbers(x_name, arr))
+    n_in, k = sizes[0], sizes[-1]
+    if arr.ndim != 2:
+        if arr.ndim == 1 and n_in == 1:
+            raise ValueError(f"{x_name} must be 2-D (n_samples, 1), got shape {arr.shape}: one "
+                             f"feature per row goes as a column, {x_name}.reshape(-1, 1)")
+        return None
+    training = names == ("X", "y")
+    msg = _width_message(x_name, arr, n_in, rebuild=training)
+    if msg is not None:
+        raise ValueError(msg)
+    if Y.ndim != 2 or arr.shape[0] == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(arr.astype(dtype)).all():
+            return None  # the binding's message: NaN, infinity or too large
+    n, (rows, cols) = arr.shape[0], Y.shape
+    outputs = f"{k} output{'s' if k != 1 else ''}"
+    if cols != k or rows != n:
+        transposed = f"{y_name}.T" if isinstance(y, np.ndarray) else f"np.asarray({y_name}).T"
+        if (rows, cols) == (k, n) and n != k:
+            one_row = f"{y_name} is one row; " if rows == 1 else f"{y_name} looks transposed; "
+            raise ValueError(f"{y_name} has shape {Y.shape} but {x_name} has {n} rows and the "
+                             f"network {outputs}: {one_row}did you mean {transposed}, shape "
+                             f"{(n, k)}?")
+    if cols == k:
+        return None  # rows that differ: the binding's message shows both shapes
+    msg = (f"{y_name} has shape {Y.shape} but the network has {outputs} (sizes[-1] is {k}), so "
+           f"{y_name} needs shape ({n}, {k})")
+    if cols == 1 and k > 1 and loss == "cross_entropy":
+        raise ValueError(f"{msg}: with loss='cross_entropy', integer class labels go as shape "
+                         f"(n,), {y_name}.ravel() of shape ({rows},), and one-hot targets as "
+                         f"(n, {k})")
+    if cols == 1 and k > 1:
+        raise ValueError(f"{msg}: if {y_name} holds class labels 0..{k - 1}, one-hot them, "
+                         f"np.eye({k})[{y_name}.ravel()], or better, use a softmax output with "
+                         f"loss='cross_entropy', which takes labels of shape (n,) (see "
+                         f"'Recommended settings' in help(nnext.Network))")
+    rebuild = f", or build the network with {cols} outputs (Network([..., {cols}]))"
+    raise ValueError(f"{msg}: pass {y_name} with {k} columns{rebuild if training else ''}")
 
 
 def verbosity(verbose):
@@ -340,3 +506,133 @@ class Adaptive:
 # hidden only), to their default parameters: check_activations' common case.
 _ANY_LAYER_DEFAULTS = {name: activation_default(name) for name in ACTIVATIONS
                        if name not in ("softmax", "maxout")}
+
+
+# ------------------------------------------------------ keyword arguments
+
+#: What other libraries (Keras, scikit-learn, PyTorch) and tutorials call
+#: nnext's arguments, to nnext's names: an unexpected keyword argument of
+#: `Network()` or `Network.fit` is most likely one of these.  A name may
+#: stand for more than one (scikit-learn's alpha is its L2 penalty, the
+#: tutorials' is the learning rate).
+ALIASES = {
+    # Network.fit
+    "learning_rate": ("lr",), "learning_rate_init": ("lr",), "learningrate": ("lr",),
+    "eta": ("lr",), "step_size": ("lr",), "lr_init": ("lr",), "base_lr": ("lr",),
+    "alpha": ("lr", "l2"),
+    "epoch": ("epochs",), "n_epochs": ("epochs",), "num_epochs": ("epochs",),
+    "nb_epoch": ("epochs",), "nb_epochs": ("epochs",), "max_epochs": ("epochs",),
+    "max_iter": ("epochs",), "n_iter": ("epochs",), "n_iters": ("epochs",),
+    "num_iters": ("epochs",), "iterations": ("epochs",), "iters": ("epochs",),
+    "n_iterations": ("epochs",), "num_iterations": ("epochs",),
+    "batch": ("batch_size",), "bs": ("batch_size",), "batchsize": ("batch_size",),
+    "minibatch": ("batch_size",), "minibatch_size": ("batch_size",),
+    "mini_batch_size": ("batch_size",), "n_batch": ("batch_size",),
+    "validation_split": ("validation_data",), "validation_fraction": ("validation_data",),
+    "val_data": ("validation_data",), "valid_data": ("validation_data",),
+    "validation": ("validation_data",), "eval_set": ("validation_data",),
+    "callbacks": ("callback",),
+    "optim": ("optimizer",), "opt": ("optimizer",), "solver": ("optimizer",),
+    "random_state": ("seed",), "random_seed": ("seed",), "rng": ("seed",),
+    "verbosity": ("verbose",),
+    "beta_1": ("beta1",), "beta_2": ("beta2",), "epsilon": ("eps",),
+    "weight_decay": ("l2",), "l2_reg": ("l2",), "l2_penalty": ("l2",), "reg_lambda": ("l2",),
+    "lambda_": ("l2",), "lambd": ("l2",), "lmbda": ("l2",),
+    "l1_reg": ("l1",), "l1_penalty": ("l1",), "reg_alpha": ("l1",),
+    "nesterovs_momentum": ("nesterov",), "use_nesterov": ("nesterov",),
+    "lr_scheduler": ("lr_schedule",), "scheduler": ("lr_schedule",),
+    "schedule": ("lr_schedule",), "learning_rate_schedule": ("lr_schedule",),
+    "patience": ("early_stopping",), "n_iter_no_change": ("early_stopping",),
+    "progress_bar": ("progress",), "show_progress": ("progress",), "tqdm": ("progress",),
+    "pbar": ("progress",),
+    "loss_fn": ("loss",), "loss_function": ("loss",), "criterion": ("loss",),
+    "objective": ("loss",), "cost": ("loss",), "cost_function": ("loss",),
+    "trace": ("trace_every",),
+    "x": ("X",), "inputs": ("X",), "features": ("X",),
+    "targets": ("y",), "target": ("y",), "labels": ("y",), "y_true": ("y",),
+    # Network()
+    "layers": ("sizes",), "layer_sizes": ("sizes",), "hidden_layer_sizes": ("sizes",),
+    "shape": ("sizes",), "architecture": ("sizes",), "dims": ("sizes",),
+    "activations": ("activation",), "act": ("activation",), "act_fn": ("activation",),
+    "activation_function": ("activation",), "nonlinearity": ("activation",),
+    "init_method": ("init",), "initializer": ("init",), "initialization": ("init",),
+    "kernel_initializer": ("init",), "weight_init": ("init",), "weights_init": ("init",),
+    "use_bias": ("bias",), "fit_intercept": ("bias",),
+    "precision": ("dtype",),
+}
+
+#: What to add when suggesting an alias's nnext name: where nnext's
+#: argument differs in kind from the other library's.
+_ALIAS_NOTES = {
+    "validation_split": "nnext takes the held-out set itself, validation_data=(X_val, y_val), "
+                        "e.g. from sklearn.model_selection.train_test_split",
+    "validation_fraction": "nnext takes the held-out set itself, validation_data=(X_val, y_val), "
+                           "e.g. from sklearn.model_selection.train_test_split",
+    "validation": "validation_data=(X_val, y_val)",
+    "callbacks": "one callable, callback(epoch, net, loss), called after every epoch; "
+                 "returning False stops training",
+    "alpha": "lr is the learning rate, l2 the L2 penalty that scikit-learn calls alpha",
+    "hidden_layer_sizes": "sizes lists every width, input and output included: "
+                          "Network([n_features, *hidden, n_outputs])",
+    "patience": "early_stopping=patience in epochs, with validation_data",
+    "n_iter_no_change": "early_stopping=patience in epochs, with validation_data",
+}
+
+
+def _suggestions(name, value, own, other):
+    """``(names, note)``: nnext's names that keyword `name` (given `value`)
+    most likely means, in order: its aliases, the same name in other case,
+    a close spelling; and what to add about them (or None)."""
+    if name == "learning_rate" and isinstance(value, str):
+        return ["lr_schedule"], ("scikit-learn's learning_rate names the schedule, as nnext's "
+                                 "lr_schedule does; the rate itself is lr")
+    if name in ALIASES:
+        return list(ALIASES[name]), _ALIAS_NOTES.get(name)
+    names = list(own) + [n for n in other if n not in own]
+    same = [n for n in names if n.lower() == name.lower()]
+    if same:
+        return same, None
+    return difflib.get_close_matches(name, names, n=1, cutoff=0.75), None
+
+
+def unexpected_keywords(where, unexpected, functions):
+    """The TypeError for keyword arguments `unexpected` (a dict) given to
+    `where`, one of `functions`: ``{label: (parameter names, how to call it,
+    with "{}" for a name)}``.  Each name gets nnext's likely meaning: the
+    same function's argument ("did you mean lr?"), or where it belongs when
+    another of `functions` takes it."""
+    own = functions[where][0]
+    other = [n for label, (names, _) in functions.items() if label != where for n in names]
+    hints = []
+    for name, value in unexpected.items():
+        found, note = _suggestions(name, value, own, other)
+        mine = [real for real in found if real in own]
+        parts = [f"did you mean {' or '.join(mine)}?"] if mine else []
+        for real in found:
+            label = next((lb for lb, (names, _) in functions.items() if real in names), None)
+            if real not in own and label is not None:
+                parts.append(f"{real} is an argument of {label}, not {where}: "
+                             f"{functions[label][1].format(real)}")
+        if parts and note:
+            parts.append(f"({note})")
+        if not parts:
+            parts.append(f"the arguments of {where} are {', '.join(own)}")
+        hints.append((name, " ".join(parts)))
+    if len(hints) == 1:
+        return TypeError(f"{where} got an unexpected keyword argument {hints[0][0]!r}: {hints[0][1]}")
+    return TypeError(f"{where} got unexpected keyword arguments: "
+                     + "; ".join(f"{name!r}: {hint}" for name, hint in hints))
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def signature_without_unexpected(func: _F) -> _F:
+    """Decorator for a function whose ``*args`` / ``**kwargs`` parameters only
+    collect arguments to refuse with a clear message (`unexpected_keywords`):
+    its signature (help(), inspect.signature) shows the real parameters only."""
+    sig = inspect.signature(func)
+    shown = [p for p in sig.parameters.values()
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    func.__signature__ = sig.replace(parameters=shown)  # type: ignore[attr-defined]
+    return func

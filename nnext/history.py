@@ -66,6 +66,10 @@ class History:
         if len(losses):
             self._pending.append(np.array(losses, dtype=np.float64) if copy else losses)
 
+    def _count(self):
+        """Completed epochs, without making the pending losses into floats."""
+        return len(self._loss) + sum(len(chunk) for chunk in self._pending)
+
     @property
     def loss(self) -> List[float]:
         if self._pending:

@@ -4,13 +4,16 @@ gradient check and summary in `diagnostics`."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import threading
 import time
+import warnings
 import weakref
 from contextlib import nullcontext
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -33,6 +36,9 @@ __all__ = ["Network", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS"]
 
 # fit's status codes from the core (nnext_core.h's nn_status)
 _OK, _NONFINITE = 0, 3
+# A fit call of at least this many epochs that leaves a classifier no better
+# than a constant output earns the hint of Network._hint_if_stuck.
+_STUCK_EPOCHS = 100
 
 # Every live network, so that a forked child gets fresh locks: a lock held by
 # a parent thread at fork() time would be held forever in the child.
@@ -122,6 +128,43 @@ class Network:
     ``weights[l]`` of shape ``(sizes[l], sizes[l+1])`` (``(sizes[l],
     sizes[l+1]*k)`` for a maxout layer of k pieces).
 
+    Recommended settings
+    --------------------
+    The defaults are the tutorials' (sigmoid layers, weights U(-1, 1), and in
+    `fit` ``loss="mse"``, full-batch SGD, ``lr=0.1``), so that Trask's and
+    Zhou's code runs unchanged; they learn XOR, and little beyond it.  For
+    real data, standardise X's columns (``(X - X.mean(0)) / X.std(0)``) and
+    start from these.
+
+    Classification into k classes: ReLU hidden layers, a softmax output with
+    ``loss="cross_entropy"`` (y: integer labels 0..k-1 of shape ``(n,)``, or
+    one-hot ``(n, k)``), He initialisation, Adam, shuffled mini-batches:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 4))
+    >>> labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)  # 3 classes: 0, 1, 2
+    >>> clf = Network([4, 32, 3], activation=["relu", "softmax"], init="he", seed=0)
+    >>> history = clf.fit(X, labels, epochs=50, lr=0.001, loss="cross_entropy",
+    ...                   optimizer="adam", batch_size=32, shuffle=True, seed=0)
+    >>> probabilities = clf.predict(X)  # (600, 3): one row per sample, summing to 1
+    >>> accuracy = (probabilities.argmax(axis=1) == labels).mean()
+    >>> bool(accuracy > 0.9)
+    True
+
+    Regression: ReLU hidden layers (or tanh, with ``init="xavier"``), a
+    linear (identity) output with ``loss="mse"``, He initialisation, Adam:
+
+    >>> target = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    >>> reg = Network([4, 64, 64, 1], activation=["relu", "relu", "linear"], init="he", seed=0)
+    >>> history = reg.fit(X, target, epochs=200, lr=0.001, loss="mse",
+    ...                   optimizer="adam", batch_size=32, shuffle=True, seed=0)
+    >>> bool(history.loss[-1] < 0.05 * target.var())
+    True
+
+    ``nnext.sklearn.MLPClassifier`` and ``MLPRegressor`` (scikit-learn's
+    interface) start from similar settings and take labels of any type.
+
     Examples
     --------
     >>> X = [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
@@ -132,8 +175,12 @@ class Network:
     [0.0, 1.0, 1.0, 0.0]
     """
 
+    @_checks.signature_without_unexpected
     def __init__(self, sizes: Sequence[int], activation: Activation = "sigmoid", bias: bool = True,
-                 dtype: DTypeLike = "float64", init: str = "uniform", seed: Seed = None) -> None:
+                 dtype: DTypeLike = "float64", init: str = "uniform", seed: Seed = None,
+                 **unexpected: NoReturn) -> None:
+        if unexpected:  # (NoReturn: type checkers refuse any keyword that lands here)
+            raise _keyword_error("Network()", unexpected)
         sizes = _checks.check_sizes(sizes)
         names, act_params = _checks.check_activations(activation, len(sizes) - 1)
         bias = _checks.boolean(bias, "bias")
@@ -318,36 +365,54 @@ class Network:
         Lists, integer arrays and any memory layout are accepted; the result
         has the network's dtype.
         """
-        out = self._engine.predict_nowait(X)  # small X: at once, without the lock
-        if out is None:
-            with self._lock:
-                out = self._engine.predict(X)
+        try:
+            out = self._engine.predict_nowait(X)  # small X: at once, without the lock
+            if out is None:
+                with self._lock:
+                    out = self._engine.predict(X)
+        except (TypeError, ValueError):
+            dense = _checks.input_error(X, self._sizes[0])  # raises a clearer error if it has one
+            if dense is None:
+                raise
+            return self.predict(dense)  # X was a scipy sparse matrix
         return out
 
     def feedforward(self, x: ArrayLike) -> Union[float, NDArray[Any]]:
         """Like `predict`; for one sample (1-D ``x``) of a one-output network it
         returns a Python float, as in Victor Zhou's tutorial."""
-        out = self._engine.feedforward_nowait(x)  # a float for one sample of one output
-        if out is None:
-            with self._lock:
-                out = self._engine.predict(x)
-            if out.shape == (1,):
-                return out.item()  # a Python float, for either dtype
+        try:
+            out = self._engine.feedforward_nowait(x)  # a float for one sample of one output
+            if out is None:
+                with self._lock:
+                    out = self._engine.predict(x)
+                if out.shape == (1,):
+                    return out.item()  # a Python float, for either dtype
+        except (TypeError, ValueError):
+            dense = _checks.input_error(x, self._sizes[0], "x")
+            if dense is None:
+                raise
+            return self.feedforward(dense)
         return out
 
     def forward(self, X: ArrayLike) -> List[NDArray[Any]]:
         """Every layer's output ``[l0, l1, ..., lL]`` for ``X`` (``l0`` is ``X``
         itself in the network's dtype), Trask's names.  A 1-D ``x`` gives 1-D
         layers."""
-        with self._lock:
-            layers = self._engine.forward(X)
+        try:
+            with self._lock:
+                layers = self._engine.forward(X)
+        except (TypeError, ValueError):
+            dense = _checks.input_error(X, self._sizes[0])
+            if dense is None:
+                raise
+            return self.forward(dense)
         if np.ndim(X) == 1:
             layers = [a[0] for a in layers]
         return layers
 
     def loss(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> float:
         """The loss of the network on ``(X, y)`` (see `fit` for the losses)."""
-        code, data = self.prepare(X, y, loss)
+        code, data = self._prepare(X, y, loss)
         with self._lock:
             return self._engine.loss(data, code)
 
@@ -358,7 +423,7 @@ class Network:
         Returns ``(dW, db)``: lists shaped like `weights` and `biases`
         (``db`` is None without biases).  Changes nothing.
         """
-        code, data = self.prepare(X, y, loss)
+        code, data = self._prepare(X, y, loss)
         with self._lock:
             _, grads = self._engine.gradients(data, code)
         dW, db = self._views(grads)
@@ -368,8 +433,19 @@ class Network:
         """``(X, y)`` checked and converted once for this network and ``loss``:
         returns ``(loss_code, data)`` for the engine's loss-based calls
         (documented internal interface, used by `diagnostics`)."""
+        return self._prepare(X, y, loss)
+
+    def _prepare(self, X, y, loss, names=("X", "y")):
+        """`prepare`, naming X and y as `names` in its errors."""
         code = _checks.check_loss(loss, self._activations[-1])
-        data = self._engine.data(X, _checks.targets(y, loss, self._sizes[-1]))
+        Y = _checks.targets(y, loss, self._sizes[-1])
+        try:
+            data = self._engine.data(X, Y)
+        except (TypeError, ValueError):
+            dense = _checks.data_error(X, y, Y, self._sizes, self._dtype, loss, names)
+            if dense is not None:  # X was a scipy sparse matrix
+                return self._prepare(dense, y, loss, names)
+            raise
         if loss == "bce":
             Y = data.Y
             if Y.min() < 0 or Y.max() > 1:
@@ -425,6 +501,7 @@ class Network:
 
     # -------------------------------------------------------------- training
 
+    @_checks.signature_without_unexpected
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, lr: float = 0.1, loss: str = "mse",
             batch_size: Optional[int] = None, shuffle: bool = False, seed: Seed = None,
             optimizer: str = "sgd", momentum: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
@@ -434,7 +511,7 @@ class Network:
             early_stopping: Optional[int] = None, trace_every: Optional[int] = None,
             l2: float = 0.0, l1: float = 0.0, nesterov: bool = False,
             lr_schedule: Union[str, Callable[[int], float]] = "constant",
-            power_t: float = 0.5) -> History:
+            power_t: float = 0.5, **unexpected: NoReturn) -> History:
         """Train on ``(X, y)`` from the current weights; returns a `History`
         (which also forwards to the network: ``net.fit(X, y).predict(X)``).
 
@@ -529,7 +606,18 @@ class Network:
             On Ctrl-C (answered within about 0.1 s); the weights and the
             optimizer state are those of the last completed step (or of an
             earlier one, should that step's values not be finite).
+
+        Warns
+        -----
+        UserWarning
+            Once per network, when a call of 100 epochs or more leaves a
+            classifier trained with a squared loss (one-hot targets of three
+            or more classes, no softmax output) no better than a constant
+            output: the tutorials' defaults stuck on a problem they do not
+            suit; see "Recommended settings" in help(Network).
         """
+        if unexpected:  # (NoReturn: type checkers refuse any keyword that lands here)
+            raise _keyword_error("Network.fit()", unexpected)
         epochs = _checks.integer(epochs, "epochs", 0)
         lr = _checks.real(lr, "lr", low=0)
         # An argument left at its default (the very object in the signature) is
@@ -565,12 +653,19 @@ class Network:
         if shuffle is not d["shuffle"]:
             shuffle = _checks.boolean(shuffle, "shuffle")
         seed = _checks.check_seed(seed)
-        code, data = self.prepare(X, y, loss)
+        code, data = self._prepare(X, y, loss)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError(f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
-            validation = self.prepare(validation_data[0], validation_data[1], loss)[1]
+            try:
+                validation = self._prepare(validation_data[0], validation_data[1], loss,
+                                           ("X_val", "y_val"))[1]
+            except (TypeError, ValueError) as exc:
+                if "X_val" in str(exc) or "y_val" in str(exc):
+                    raise
+                # the binding's and `targets`' messages call them X and y
+                raise type(exc)(f"validation_data=(X_val, y_val): {exc}") from None
         if early_stopping is not None:
             early_stopping = _checks.integer(early_stopping, "early_stopping (patience in epochs)", 1)
             if validation is None:
@@ -596,16 +691,55 @@ class Network:
             history._extend(losses[:n_done], copy=False)  # (losses is this call's own array)
             if status == _NONFINITE:
                 raise _nonfinite_error(history, n_done, lr, loss)
+            if n_done >= _STUCK_EPOCHS:
+                self._hint_if_stuck(data, loss, n_done)
             return history
         settings = dict(loss=code, optimizer=OPTIMIZERS[optimizer], lr=lr, momentum=momentum,
                         beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle,
                         l2=l2, l1=l1, nesterov=nesterov)
         bar = _progress_bar(epochs) if progress else None
         with (nullcontext() if bar is None else bar):
-            return self._fit_loop(data, code, loss, lr, settings, losses,
-                                  rng_state, verbose, callback, bar,
-                                  validation, early_stopping, trace_every, lrs,
-                                  lr_schedule == "adaptive")
+            history = self._fit_loop(data, code, loss, lr, settings, losses,
+                                     rng_state, verbose, callback, bar,
+                                     validation, early_stopping, trace_every, lrs,
+                                     lr_schedule == "adaptive")
+        n_done = history._count()
+        if n_done >= _STUCK_EPOCHS:
+            self._hint_if_stuck(data, loss, n_done)
+        return history
+
+    def _hint_if_stuck(self, data, loss, epochs):
+        """After a fit of `epochs` (>= _STUCK_EPOCHS) epochs on data: warn, once
+        per network, when a squared loss on one-hot targets of 3 or more
+        classes, without a softmax output (the tutorials' defaults), has left
+        the network no better than a constant output.  "No better" is
+        precise and cheap: the network's mean squared error on the training
+        data (one forward pass) is at least 99% of that of the best constant
+        output, each class's frequency, whose error is the mean of the
+        columns' variances; so it has learned next to nothing from X."""
+        k = self._sizes[-1]
+        if (k < 3 or loss not in ("mse", "sse") or self._activations[-1] == "softmax"
+                or self.__dict__.get("_stuck_hint_given")):
+            return
+        Y = data.Y
+        if not (((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all()):
+            return  # not one-hot classes: a regression, which the hint is not about
+        constant = float(Y.var(axis=0, dtype=np.float64).mean())
+        if constant == 0.0:
+            return  # one class only: nothing to learn
+        mse = self.loss_of(LOSSES["mse"], data)
+        if not mse >= 0.99 * constant:
+            return
+        self._stuck_hint_given = True
+        warnings.warn(
+            f"after {epochs} epochs this network does no better on its {k}-class training data "
+            f"than a constant output: its mean squared error is {mse:.4g}, and always "
+            f"predicting each class's frequency gives {constant:.4g}. A {self._activations[-1]} "
+            f"output trained with loss={loss!r}, as in the tutorials, learns such problems "
+            f"slowly or not at all; for classification try ReLU hidden layers, a "
+            f"softmax output with loss='cross_entropy', init='he', optimizer='adam' and "
+            f"mini-batches: see 'Recommended settings' in help(nnext.Network). "
+            f"(Shown once per network.)", UserWarning, stacklevel=3)
 
     def _fit_loop(self, data, code, loss, lr, settings, losses, rng_state, verbose, callback, bar,
                   validation, early_stopping, trace_every, lrs, adaptive):
@@ -828,6 +962,15 @@ class Network:
 _FIT_DEFAULTS = dict(zip(Network.fit.__code__.co_varnames[1:Network.fit.__code__.co_argcount],
                          (None,) * (Network.fit.__code__.co_argcount - 1 - len(Network.fit.__defaults__))
                          + Network.fit.__defaults__))
+
+
+def _keyword_error(where, unexpected):
+    """The TypeError for keywords `unexpected` given to `where`, "Network()"
+    or "Network.fit()": each with the argument it most likely means."""
+    return _checks.unexpected_keywords(where, unexpected, {
+        "Network()": (list(inspect.signature(Network).parameters), "Network(sizes, {}=...)"),
+        "Network.fit()": (list(inspect.signature(Network.fit).parameters)[1:],
+                          "net.fit(X, y, {}=...)")})
 
 
 class _Writing:

@@ -20,6 +20,7 @@ correction in its step size (adam_folded).
 """
 
 import numbers
+import types
 import warnings
 from typing import Any
 
@@ -40,7 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
                       "pip install 'scikit-learn>=1.6'") from exc
 
-from ._checks import OPTIMIZERS
+from ._checks import OPTIMIZERS, signature_without_unexpected
 from .network import Network, _shuffle_state
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -58,6 +59,17 @@ class _BaseMLP(BaseEstimator):
         **_SkMLPClassifier._parameter_constraints,
         "dtype": [StrOptions({"float64", "float32"})],
     }
+
+    def __init_subclass__(cls, **kwargs):
+        # Python's message for a call with wrong arguments names the method by
+        # its __qualname__: each estimator gets its own copy of the methods
+        # defined here, under its own name, so that no message names this
+        # private class ("_BaseMLP.fit() missing 1 required positional ...").
+        for name in _SHARED_METHODS:
+            method = getattr(cls, name)
+            if name not in cls.__dict__ and isinstance(method, types.FunctionType):
+                setattr(cls, name, _renamed(method, f"{cls.__name__}.{name}"))
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -120,8 +132,11 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X: Any, y: Any) -> "Any":
+    @signature_without_unexpected
+    def fit(self, X: Any, y: Any, *unsupported: Any, **unsupported_kw: Any) -> "Any":
         """Fit the model to X and y (class labels or real targets); returns self."""
+        if unsupported or unsupported_kw:
+            raise _unsupported(self, "fit", unsupported, unsupported_kw)
         self._validate_params()
         return self._fit(X, y, incremental=False)
 
@@ -342,6 +357,49 @@ class _BaseMLP(BaseEstimator):
         return self.network_.to_onnx(path)
 
 
+#: The public methods _BaseMLP defines, which each estimator class gets as its own.
+_SHARED_METHODS = ("__init__", "fit", "to_torch", "to_onnx")
+
+
+def _renamed(func, qualname):
+    """A copy of function `func` under `qualname` (the same code, defaults,
+    documentation and signature)."""
+    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__,
+                              func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__dict__.update(func.__dict__)
+    copy.__doc__, copy.__module__ = func.__doc__, func.__module__
+    copy.__annotations__ = dict(func.__annotations__)
+    copy.__qualname__ = qualname
+    return copy
+
+
+def _unsupported(est, method, args, kwargs):
+    """The TypeError for arguments that `method` of estimator `est` does not
+    take (scikit-learn's own estimators take sample_weight; nnext's not yet)."""
+    name = type(est).__name__
+    where = f"{name}.{method}()"
+    takes = f"{method}(X, y, classes)" if method == "partial_fit" and is_classifier(est) else \
+        f"{method}(X, y)"
+    theirs = "MLPClassifier" if is_classifier(est) else "MLPRegressor"
+    fix = (f"every row weighs the same. To weight rows, repeat them (np.repeat(X, counts, "
+           f"axis=0), and y likewise), or use scikit-learn's own sklearn.neural_network.{theirs}")
+    if "sample_weight" in kwargs:
+        return TypeError(f"{where} does not support sample_weight yet: it takes {takes}, {fix}")
+    if args:
+        return TypeError(f"{where} takes {takes}, got {len(args)} more positional argument"
+                         f"{'s' if len(args) > 1 else ''}: sample_weight is not supported yet; "
+                         f"{fix}")
+    params = [k for k in kwargs if k in est.get_params(deep=False)]
+    if params:
+        hint = (f"{params[0]} is a parameter of the estimator: {name}({params[0]}=...) or "
+                f"est.set_params({params[0]}=...)")
+    else:
+        hint = f"it takes {takes}"
+    return TypeError(f"{where} got unexpected keyword argument{'s' if len(kwargs) > 1 else ''} "
+                     f"{', '.join(repr(k) for k in kwargs)}: {hint}")
+
+
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """scikit-learn's MLPClassifier (log-loss; sgd or adam) on nnext's C core.
 
@@ -374,9 +432,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
+    @signature_without_unexpected
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, *unsupported: Any,
+                    **unsupported_kw: Any) -> Any:
         """One epoch over (X, y); ``classes`` (all the labels) is required on the
         first call unless y is a multilabel indicator matrix.  Returns self."""
+        if unsupported or unsupported_kw:
+            raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -446,8 +508,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def partial_fit(self, X: Any, y: Any) -> Any:
+    @signature_without_unexpected
+    def partial_fit(self, X: Any, y: Any, *unsupported: Any, **unsupported_kw: Any) -> Any:
         """One epoch over (X, y); returns self."""
+        if unsupported or unsupported_kw:
+            raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
         return self._fit(X, y, incremental=True)
 
