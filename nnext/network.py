@@ -692,7 +692,7 @@ class Network:
             if status == _NONFINITE:
                 raise _nonfinite_error(history, n_done, lr, loss)
             if n_done >= _STUCK_EPOCHS:
-                self._hint_if_stuck(data, loss, n_done)
+                self._hint_if_stuck(data, loss, n_done, float(losses[n_done - 1]), batch)
             return history
         settings = dict(loss=code, optimizer=OPTIMIZERS[optimizer], lr=lr, momentum=momentum,
                         beta1=beta1, beta2=beta2, eps=eps, batch_size=batch, shuffle=shuffle,
@@ -705,28 +705,41 @@ class Network:
                                      lr_schedule == "adaptive")
         n_done = history._count()
         if n_done >= _STUCK_EPOCHS:
-            self._hint_if_stuck(data, loss, n_done)
+            self._hint_if_stuck(data, loss, n_done, float(losses[n_done - 1]), batch)
         return history
 
-    def _hint_if_stuck(self, data, loss, epochs):
-        """After a fit of `epochs` (>= _STUCK_EPOCHS) epochs on data: warn, once
+    def _hint_if_stuck(self, data, loss, epochs, last_loss, batch):
+        """After a fit of `epochs` (>= _STUCK_EPOCHS) epochs on data, the last
+        of which recorded `last_loss` with batches of `batch` rows: warn, once
         per network, when a squared loss on one-hot targets of 3 or more
-        classes, without a softmax output (the tutorials' defaults), has left
-        the network no better than a constant output.  "No better" is
-        precise and cheap: the network's mean squared error on the training
-        data (one forward pass) is at least 99% of that of the best constant
-        output, each class's frequency, whose error is the mean of the
-        columns' variances; so it has learned next to nothing from X."""
+        classes without a softmax output (the tutorials' defaults) has left
+        the network no better than a constant output.
+
+        "No better": the network's mean squared error on the training data
+        is at least 99% of that of the best constant output, each class's
+        frequency p_j, whose error is the mean of p_j (1 - p_j): it has
+        learned next to nothing from X.  The last epoch's recorded loss,
+        as a mean squared error, rules most networks out at once; only one
+        within 10% of the constant's error costs a forward pass to decide."""
         k = self._sizes[-1]
         if (k < 3 or loss not in ("mse", "sse") or self._activations[-1] == "softmax"
                 or self.__dict__.get("_stuck_hint_given")):
             return
         Y = data.Y
-        if not (((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all()):
-            return  # not one-hot classes: a regression, which the hint is not about
-        constant = float(Y.var(axis=0, dtype=np.float64).mean())
+        n = Y.shape[0]
+        if not (((Y == 0) | (Y == 1)).all() and (np.count_nonzero(Y, axis=1) == 1).all()):
+            return  # not one-hot classes: the hint is not about them
+        p = Y.mean(axis=0, dtype=np.float64)
+        constant = float(np.mean(p * (1 - p)))
         if constant == 0.0:
             return  # one class only: nothing to learn
+        # the epoch's loss as a mean squared error: "sse" is half the sum over a
+        # batch's rows and outputs (m batches, equal errors per row assumed);
+        # l1/l2 only add to it, so it can only keep a network in the running
+        batches = -(-n // batch)
+        recorded = last_loss if loss == "mse" else 2.0 * last_loss * batches / (n * k)
+        if recorded < 0.9 * constant:
+            return
         mse = self.loss_of(LOSSES["mse"], data)
         if not mse >= 0.99 * constant:
             return

@@ -395,19 +395,21 @@ def fit_recording(net, *args, **kwargs):
     return history, [w for w in caught if issubclass(w.category, UserWarning)]
 
 
+@pytest.mark.parametrize("settings", [{}, {"loss": "sse", "lr": 1e-5}])
 @pytest.mark.parametrize("loop", [False, True])
-def test_stuck_tutorial_defaults_on_digits_hint_once(loop):
+def test_stuck_tutorial_defaults_on_digits_hint_once(loop, settings):
     """The issue's case: 64-32-10 with Network's defaults on standardised
     digits stays near chance after 200 epochs, and says where to look."""
     Xd, Y, target = digits()
     net = Network([64, 32, 10], seed=0)
     extra = {"callback": lambda e, n, l: None} if loop else {}  # fit's Python loop
-    _, hints = fit_recording(net, Xd, Y, epochs=200, **extra)
+    _, hints = fit_recording(net, Xd, Y, epochs=200, **settings, **extra)
     assert (net.predict(Xd).argmax(1) == target).mean() < 0.3
     assert len(hints) == 1, [str(w.message) for w in hints]
     msg = str(hints[0].message)
     assert_mentions(msg, "after 200 epochs", "10-class", "constant output",
-                    "loss='cross_entropy'", "init='he'", "optimizer='adam'",
+                    f"loss={settings.get('loss', 'mse')!r}", "loss='cross_entropy'",
+                    "init='he'", "optimizer='adam'",
                     "'Recommended settings' in help(nnext.Network)")
     assert hints[0].filename == __file__  # points at the user's fit call
     _, again = fit_recording(net, Xd, Y, epochs=200, **extra)
