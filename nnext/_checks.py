@@ -63,18 +63,27 @@ def real(value, what, low=None, high=None, low_open=False, high_open=False):
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{what} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range (10**400): as infinite as inf
+        shown = f"an integer of {value.bit_length()} bits" if value.bit_length() > 64 else repr(value)
+        raise ValueError(f"{what} must be a finite number{_range_text(low, high, low_open, high_open)}, "
+                         f"got {shown}, too large for a float") from None
     bad = not math.isfinite(value)
     if low is not None:
         bad |= value <= low if low_open else value < low
     if high is not None:
         bad |= value >= high if high_open else value > high
     if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-        raise ValueError(f"{what} must be a finite number in {rng}, got {value!r}")
+        raise ValueError(f"{what} must be a finite number{_range_text(low, high, low_open, high_open)}, "
+                         f"got {value!r}")
     return value
+
+
+def _range_text(low, high, low_open, high_open):
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    return f" in {lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
 
 
 def boolean(value, what):

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import stat
 import tempfile
 import urllib.request
 import zlib
@@ -66,6 +67,24 @@ def _read_exactly(f, n, where, what):
     return data
 
 
+_MAX_DIMS = None
+
+
+def _max_dims():
+    """The most dimensions a numpy array may have (32 in numpy 1, 64 in numpy 2)."""
+    global _MAX_DIMS
+    if _MAX_DIMS is None:
+        n = 64
+        while n > 1:
+            try:
+                np.empty((1,) * n, dtype=np.uint8)
+                break
+            except ValueError:
+                n //= 2
+        _MAX_DIMS = n
+    return _MAX_DIMS
+
+
 def _read_idx(f, where, size=None):
     """Parse the IDX stream f (already decompressed).  size: the stream's length
     in bytes when known (a raw file), checked before any large allocation."""
@@ -79,6 +98,9 @@ def _read_idx(f, where, size=None):
         raise ValueError(f"{where}: unknown IDX type code 0x{code:02X} (expected one of {known})")
     if ndim == 0:
         raise ValueError(f"{where}: the IDX header declares 0 dimensions (expected at least 1)")
+    if ndim > _max_dims():
+        raise ValueError(f"{where}: the IDX header declares {ndim} dimensions; a numpy array has at "
+                         f"most {_max_dims()}")
     dtype = IDX_TYPES[code]
     shape = tuple(int(d) for d in np.frombuffer(
         _read_exactly(f, 4 * ndim, where, f"header of {ndim} dimensions"), dtype=">u4"))
@@ -116,6 +138,27 @@ def _read_idx(f, where, size=None):
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
+def _open_regular(path):
+    """path opened for reading in binary, or ValueError naming it when it is not a
+    regular file: a FIFO would block the call until a writer comes (opened without
+    blocking, then checked), and a device could stream without end."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+                "a device or socket"
+            raise ValueError(f"{path}: not a regular file ({kind}): an IDX file is read from a "
+                             f"regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_idx(path: Union[str, "os.PathLike[str]"]) -> NDArray[Any]:
     """Read an IDX file (the MNIST format), gzip-compressed or raw, into an array.
 
@@ -126,13 +169,14 @@ def load_idx(path: Union[str, "os.PathLike[str]"]) -> NDArray[Any]:
 
     A ``ValueError`` naming the file is raised for anything that is not a
     complete IDX file: a wrong magic number, an unknown type code, zero
-    dimensions, fewer bytes than the header declares, bytes after them, or a
-    damaged gzip stream.  At most the declared length plus one byte is read,
+    dimensions or more than a numpy array can have, fewer bytes than the header
+    declares, bytes after them, a damaged gzip stream, or a path that is not a
+    regular file (a FIFO, a device, a directory: refused at once, never waited on).  At most the declared length plus one byte is read,
     and memory grows with the data actually present, not with what the header
     claims.  A missing file raises ``FileNotFoundError``.
     """
     path = _check_path(path)
-    with open(path, "rb") as raw:
+    with _open_regular(path) as raw:
         start = raw.read(2)
         raw.seek(0)
         if start == _GZIP_MAGIC:

@@ -115,6 +115,7 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
     if tolerance is None:
         tolerance = 1e-6 if net.dtype == np.float64 else 1e-2
     tolerance = _checks.real(tolerance, "tolerance", 0, low_open=True)
+    rng = _rng(seed)
     if gradients is None:
         dW, db = net.gradients(X, y, loss=loss)
         gradients = (dW, db)
@@ -124,7 +125,6 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
                                activation=_checks.activation_specs(net.activations, net.activation_params),
                                dtype="float64")
     code, data = ref.prepare(X, y, loss)
-    rng = np.random.default_rng(seed)
     ref_weights, ref_biases = ref.weights, ref.biases
     groups = [(l, "weights", ref_weights[l], dW[l]) for l in range(len(dW))]
     if net.bias:
@@ -166,8 +166,24 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
     return GradientCheck(layers, tolerance, n_checked, net.dtype.name)
 
 
+def _rng(seed):
+    """check_gradients' seed (which entries `samples` picks) as a generator: None, an
+    int in [0, 2**32 - 1], or a numpy Generator or RandomState."""
+    seed = _checks.check_seed(seed)
+    if isinstance(seed, (np.random.Generator, np.random.RandomState)):
+        return seed
+    return np.random.default_rng(seed)
+
+
 def summary_text(net, loss=None, batch_size=None, lr=None):
     """See `Network.summary`."""
+    # every argument checked before anything is written
+    if loss is not None:
+        _checks.choice(loss, LOSS_FORMULAS, "loss")
+    if batch_size is not None:
+        batch_size = _checks.integer(batch_size, "batch_size (rows per step)", 1)
+    if lr is not None:
+        lr = _checks.real(lr, "lr", low=0)
     sizes = net.sizes
     acts = [a if p is None else f"{a}({p:g})" for a, p in zip(net.activations, net.activation_params)]
     width = max(10, *map(len, acts))
@@ -181,8 +197,6 @@ def summary_text(net, loss=None, batch_size=None, lr=None):
                      f"{acts[l]:>{width}}  {'(n, %d)' % n_out:>10}  {count:>10,}")
     lines.append(f"  total parameters: {net.n_params:,}")
     if loss is not None:
-        if loss not in LOSS_FORMULAS:
-            raise ValueError(f"unknown loss {loss!r}; expected one of {list(LOSS_FORMULAS)}")
         formula, grad, scale = LOSS_FORMULAS[loss]
         k = sizes[-1]
         lines.append(f"Loss {loss!r}: L = {formula}")

@@ -229,8 +229,11 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
     def refuse(i, why):
         raise ValueError(f"from_torch cannot take module [{i}] {children[i]!r} of the Sequential: {why}")
 
-    def array(tensor):
+    def array(i, tensor, what):
         tensor = tensor.detach().cpu()
+        if tensor.is_complex():  # a conversion would drop the imaginary parts: refused, not rounded
+            refuse(i, f"its {what} is complex ({tensor.dtype}); nnext networks compute on real "
+                      f"numbers (float32 or float64)")
         if tensor.dtype not in (torch.float32, torch.float64):  # e.g. float16, bfloat16
             tensor = tensor.to(torch.float64)
         return tensor.numpy().copy()
@@ -258,10 +261,10 @@ def from_torch(module: Any, dtype: Any = None) -> Any:
                               f"biases on all layers or on none")
             if len(activations) < len(weights):
                 activations.append("linear")  # the Linear before had no activation module
-            weights.append(array(child.weight).T.copy())
+            weights.append(array(i, child.weight, "weight").T.copy())
             outputs = weights[-1].shape[1]
             if has_bias:
-                biases.append(array(child.bias))
+                biases.append(array(i, child.bias, "bias"))
             continue
         name, why = _activation_of(child, nn)
         if name is None:

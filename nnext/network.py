@@ -40,6 +40,10 @@ _OK, _NONFINITE = 0, 3
 # than a constant output earns the hint of Network._hint_if_stuck.
 _STUCK_EPOCHS = 100
 
+# The most epochs one fit takes: its loss history (8 bytes an epoch) must be an
+# array numpy can address; more is refused as an argument, not left to numpy.
+_MAX_EPOCHS = np.iinfo(np.intp).max // 8
+
 # Every live network, so that a forked child gets fresh locks: a lock held by
 # a parent thread at fork() time would be held forever in the child.
 _ALL = weakref.WeakSet()
@@ -619,6 +623,9 @@ class Network:
         if unexpected:  # (NoReturn: type checkers refuse any keyword that lands here)
             raise _keyword_error("Network.fit()", unexpected)
         epochs = _checks.integer(epochs, "epochs", 0)
+        if epochs > _MAX_EPOCHS:
+            raise ValueError(f"epochs must be <= {_MAX_EPOCHS} (the loss history, 8 bytes an epoch, "
+                             f"must be an array numpy can address), got {epochs}; fit in several calls")
         lr = _checks.real(lr, "lr", low=0)
         # An argument left at its default (the very object in the signature) is
         # valid: only the others are checked (a tiny network's fit costs a few
