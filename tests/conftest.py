@@ -80,6 +80,88 @@ def raises_mentioning(exc, mentions, fn, net=None):
     return msg
 
 
+SANITIZED = bool(os.environ.get("NNEXT_SANITIZED"))
+
+# The CPU time (every thread of this process) that a call may spend between
+# Ctrl-C and its KeyboardInterrupt.  The core polls about every 50 ms of wall
+# time, so even two busy threads spend about 0.1 s before the poll that sees
+# the signal; on a loaded machine they get less CPU in those 50 ms, not more,
+# which makes this a measure that load cannot fail.  Under the sanitizers the
+# unwinding after the poll (freeing, the exception) costs several times more.
+# The wall-clock promise (about 0.1 s) is measured in bench/ctrl_c.py.
+CTRL_C_CPU_SECONDS = 3.0 if SANITIZED else 0.5
+
+
+class Answer:
+    """How a call answered a Ctrl-C: the polls it made after the signal, and
+    the CPU and wall time from the signal to its KeyboardInterrupt."""
+
+    def __init__(self, polls, cpu, wall):
+        self.polls, self.cpu, self.wall = polls, cpu, wall
+
+    def __repr__(self):
+        return f"Answer(polls={self.polls}, cpu={self.cpu:.3f} s, wall={self.wall:.3f} s)"
+
+    def check(self, what, polls=1):
+        """At most `polls` polls after the signal (the first one that runs sees
+        it; None: not counted, for calls whose polls run in other threads) and
+        at most CTRL_C_CPU_SECONDS of CPU."""
+        if polls is not None:
+            assert self.polls <= polls, f"{what} went on polling after Ctrl-C: {self}"
+        assert self.cpu < CTRL_C_CPU_SECONDS, (
+            f"{what} worked {self.cpu:.3f} s of CPU after Ctrl-C "
+            f"(limit {CTRL_C_CPU_SECONDS} s): {self}")
+
+
+def interrupt_after(seconds, call):
+    """Runs call() in this (the main) thread and sends it SIGINT from another
+    thread after `seconds`, as Ctrl-C would; returns an Answer, or None when
+    call() finished first.  The sender holds the GIL while it reads the poll
+    count and signals, and the core counts a poll only with the GIL held, so
+    the first poll after the signal is counted after it."""
+    import signal
+    import threading
+    import time
+
+    from nnext import _core
+
+    main = threading.get_ident()
+    sent = {}
+    done = threading.Event()
+
+    def sender():
+        if done.wait(seconds):
+            return
+        sent["polls"], sent["cpu"], sent["wall"] = _core._polls(), time.process_time(), time.perf_counter()
+        signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    try:
+        call()
+    except KeyboardInterrupt:
+        polls, cpu, wall = _core._polls(), time.process_time(), time.perf_counter()
+        if not sent:
+            raise  # a real Ctrl-C, not the test's
+        return Answer(polls - sent["polls"], cpu - sent["cpu"], wall - sent["wall"])
+    finally:
+        done.set()
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            if not sent:
+                raise
+            sent["arrived"] = True
+    if sent and "arrived" not in sent:
+        # the call ended as the signal was sent: the KeyboardInterrupt is still
+        # pending in this thread, so let it arrive here, where it is expected
+        try:
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return None
+
+
 @pytest.fixture
 def rng():
     return np.random.RandomState(12345)

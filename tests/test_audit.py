@@ -15,10 +15,9 @@ import pytest
 import nnext
 from nnext import Network, _core
 
-from conftest import assert_same_params, raises_mentioning, snapshot
+from conftest import interrupt_after, assert_same_params, raises_mentioning, snapshot
 
 SANITIZED = bool(os.environ.get("NNEXT_SANITIZED"))
-LATENCY = 3.0 if SANITIZED else 0.5  # seconds from the signal to KeyboardInterrupt
 
 
 def all_finite(net):
@@ -28,24 +27,10 @@ def all_finite(net):
 
 
 def interrupted_after(seconds, call):
-    """Runs call() with SIGALRM (as Ctrl-C: KeyboardInterrupt) after `seconds`;
-    returns the latency from the signal's delivery (not from when Python's
-    handler got to run) to the exception, or None if call finished first."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGALRM, handler)
-    started = time.perf_counter()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        call()
-        return None
-    except KeyboardInterrupt:
-        return time.perf_counter() - (started + seconds)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    """Runs call() with SIGINT (Ctrl-C: KeyboardInterrupt) sent from another
+    thread after `seconds`; returns the latency from the signal to the
+    exception (an Answer), or None if call finished first."""
+    return interrupt_after(seconds, call)
 
 
 # ------------------------------------------------ 1. Ctrl-C during the replay
@@ -259,25 +244,21 @@ def test_long_calls_answer_ctrl_c(wide_net, call):
     run = {"predict": lambda: wide_net.predict(X), "loss": lambda: wide_net.loss(X, y),
            "forward": lambda: wide_net.forward(X), "gradients": lambda: wide_net.gradients(X, y),
            "fit_one_step": lambda: wide_net.fit(X, y, epochs=1, lr=1e-9)}[call]
-    latencies = []
-    for attempt in range(3):  # a loaded 2-core machine can hold one answer back; one fast one shows the poll
-        latency = interrupted_after(0.15, run)
-        assert latency is not None, f"{call} finished within 0.15 s: make it longer"
-        assert_same_params(wide_net, before)  # an interrupted step is not taken
-        latencies.append(round(latency, 3))
-        if latency < LATENCY:
-            break
-    assert min(latencies) < LATENCY, f"{call} answered Ctrl-C after {latencies} s"
+    answer = interrupted_after(0.15, run)
+    assert answer is not None, f"{call} finished within 0.15 s: make it longer"
+    assert_same_params(wide_net, before)  # an interrupted step is not taken
+    answer.check(call)
 
 
 def test_sweep_answers_ctrl_c_without_waiting_for_its_runs():
     X = np.random.RandomState(8).normal(size=(512, 64))
     y = np.zeros((512, 1))
-    started = time.perf_counter()
-    latency = interrupted_after(0.3, lambda: nnext.sweep([64, 512, 1], X, y, lrs=[1e-9, 2e-9], seeds=[0, 1],
-                                                         epochs=10**6, n_jobs=2, as_frame=False))
-    assert latency is not None and latency < LATENCY, latency
-    assert time.perf_counter() - started < 0.3 + LATENCY + 1
+    answer = interrupted_after(0.3, lambda: nnext.sweep([64, 512, 1], X, y, lrs=[1e-9, 2e-9], seeds=[0, 1],
+                                                        epochs=10**6, n_jobs=2, as_frame=False))
+    assert answer is not None, "the sweep finished within 0.3 s: make it longer"
+    # its runs train in worker threads, each polling: the caller's answer is
+    # the work done after the signal, not a count of its own polls
+    answer.check("sweep", polls=None)
 
 
 # ------------------------------------------------ 8. no deadlock across threads
@@ -440,7 +421,7 @@ def test_tiny_networks_give_the_same_bits_on_every_instruction_set(tmp_path):
     """README, 'Bit for bit': products small enough for the simple loops give
     the same results whichever instruction set the hot functions use."""
     import subprocess
-    from conftest import child_env
+    from conftest import interrupt_after, child_env
     env = child_env()
     digests = {}
     for isa in ("base", "avx2", ""):

@@ -152,6 +152,13 @@ static PyObject *core_interrupt_all(PyObject *module, PyObject *Py_UNUSED(ignore
     Py_RETURN_NONE;
 }
 
+/* The polls for Ctrl-C made so far by all calls (poll_count). */
+static PyObject *core_polls(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromUnsignedLong(atomic_load(&poll_count));
+}
+
 /* _copy_finite(dst, src) -> bool: copies src into dst when both are aligned,
  * C-contiguous arrays of the same float dtype and shape, dst writeable, and
  * every value of src finite (one pass, then one memmove); False, with dst
@@ -184,6 +191,8 @@ static PyMethodDef module_methods[] = {
      "both C-contiguous, and src is finite; else False and dst untouched."},
     {"_interrupt_all", core_interrupt_all, METH_NOARGS,
      "_interrupt_all(): every call running in another thread stops with KeyboardInterrupt."},
+    {"_polls", core_polls, METH_NOARGS,
+     "_polls() -> the polls for Ctrl-C made so far by every call (for tests)."},
     {"set_num_threads", core_set_num_threads, METH_O,
      "set_num_threads(n): threads for large products; 0 restores the default."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,

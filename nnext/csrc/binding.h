@@ -76,6 +76,7 @@ typedef struct {
     unsigned long generation; /* interrupt_generation when the call began */
 } core_call;
 extern atomic_ulong interrupt_generation;
+extern atomic_ulong poll_count;
 int engine_ready(EngineObject *self);
 void *params_data(EngineObject *self);
 int engine_idle(EngineObject *self);

@@ -30,12 +30,18 @@ int engine_idle(EngineObject *self)
  * (Ctrl-C reaches only the main thread; sweep's worker threads need this). */
 atomic_ulong interrupt_generation;
 
+/* Polls made by every call so far (_polls()), counted with the GIL held: the
+ * tests count the polls between a signal and the call's end, a measure that a
+ * loaded machine cannot stretch as it stretches the time. */
+atomic_ulong poll_count;
+
 /* The poll (nnext_runtime.h): take the GIL for a moment, look for Ctrl-C and
  * for _interrupt_all(); non-zero, with the exception set, to stop. */
 int poll_signals(void *ctx)
 {
     core_call *c = ctx;
     PyEval_RestoreThread(c->ts);
+    atomic_fetch_add(&poll_count, 1);
     int stop = PyErr_CheckSignals() != 0;
     if (!stop && atomic_load(&interrupt_generation) != c->generation) {
         PyErr_SetNone(PyExc_KeyboardInterrupt);

@@ -31,6 +31,51 @@ static void FN(run_cols)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
                          g->lr, g->relu, g->mask, g->C, j0, j1, g->block);
 }
 
+/* Rows i0 .. i1-1 of the job: a job of its own on those rows (each row of C
+ * is the same sums whichever rows are computed with it). */
+static FN(gemm_job) FN(rows_of)(const FN(gemm_job) *g, int64_t i0, int64_t i1)
+{
+    FN(gemm_job) sub = *g;
+    sub.M = i1 - i0;
+    sub.A = g->A + i0 * g->rsA;
+    sub.C = g->C + i0 * g->N;
+    if (g->mask) sub.mask = g->mask + i0 * g->N;
+    return sub;
+}
+
+/* Rows in whole tiles of this many (every instruction set's MR divides it). */
+#define NN_ROW_CHUNK_ALIGN 24
+
+/* The most of C's rows (in bytes, whole rows) that a piece of work between
+ * two polls may span: a fresh output array is faulted in (and zeroed by the
+ * kernel) by the product's first pass down its rows, 245 MB of it in the
+ * first panel of a 20,000 x 3,072 layer. */
+#define NN_POLL_SPAN_BYTES (16.0 * 1024 * 1024)
+
+/* Columns j0 .. j1-1, in chunks of rows of at most NN_POLL_MAX_WORK
+ * multiply-adds and NN_POLL_SPAN_BYTES of C, polling between chunks; 1 when
+ * the poll asks to stop. */
+static int FN(run_cols_polled)(const FN(gemm_job) *g, int64_t j0, int64_t j1)
+{
+    const double work = (double)g->M * (double)g->K * (double)(j1 - j0);
+    const double row_bytes = (double)g->N * (double)sizeof(T);
+    if (g->nostop || (work <= NN_POLL_MAX_WORK && (double)g->M * row_bytes <= NN_POLL_SPAN_BYTES)) {
+        FN(run_cols)(g, j0, j1);
+        return 0;
+    }
+    double fit = NN_POLL_MAX_WORK / ((double)g->K * (double)(j1 - j0));
+    if (NN_POLL_SPAN_BYTES / row_bytes < fit) fit = NN_POLL_SPAN_BYTES / row_bytes;
+    int64_t rows = fit < NN_ROW_CHUNK_ALIGN ? NN_ROW_CHUNK_ALIGN
+                                            : (int64_t)fit / NN_ROW_CHUNK_ALIGN * NN_ROW_CHUNK_ALIGN;
+    for (int64_t i = 0; i < g->M; i += rows) {
+        const FN(gemm_job) sub = FN(rows_of)(g, i, g->M - i < rows ? g->M : i + rows);
+        FN(run_cols)(&sub, j0, j1);
+        if (i + rows < g->M && (nn_poll_due() || atomic_load_explicit(g->stop, memory_order_relaxed)))
+            return 1;
+    }
+    return 0;
+}
+
 static void FN(gemm_task)(void *arg, int part, int nparts)
 {
     const FN(gemm_job) *g = arg;
@@ -39,17 +84,15 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
         const int64_t t0 = tiles * part / nparts, t1 = tiles * (part + 1) / nparts;
         const int64_t i0 = t0 * g->align, i1 = t1 * g->align < g->M ? t1 * g->align : g->M;
         if (i0 >= i1) return;
-        FN(gemm_job) sub = *g;
-        sub.M = i1 - i0;
-        sub.A = g->A + i0 * g->rsA;
-        sub.C = g->C + i0 * g->N;
-        if (g->mask) sub.mask = g->mask + i0 * g->N;
-        FN(run_cols)(&sub, 0, g->N);
+        const FN(gemm_job) sub = FN(rows_of)(g, i0, i1);
+        if (FN(run_cols_polled)(&sub, 0, g->N)) atomic_store_explicit(g->stop, 1, memory_order_relaxed);
         return;
     }
     /* columns split in whole panels of `align`, computed a block of panels at a
-     * time (the same sums as all at once), so that the calling thread (part 0)
-     * can poll between blocks and every part stop when it asks */
+     * time (the same sums as all at once), so that the calling thread can poll
+     * between blocks and every part stop when it asks.  The caller runs part 0
+     * and then any part no worker has claimed, so it polls in whichever part
+     * it runs (a worker has no poll scope: nn_poll_due() is 0 there at once). */
     const int64_t panels = (g->N + g->align - 1) / g->align;
     const int64_t p0 = panels * part / nparts, p1 = panels * (part + 1) / nparts;
     const double block_work = (double)g->M * (double)g->K * (double)g->align;
@@ -63,9 +106,10 @@ static void FN(gemm_task)(void *arg, int part, int nparts)
     for (int64_t p = p0; p < p1; p += step) {
         const int64_t j0 = p * g->align, pe = p + step < p1 ? p + step : p1;
         const int64_t j1 = pe * g->align < g->N ? pe * g->align : g->N;
-        if (j0 < j1) FN(run_cols)(g, j0, j1);
+        if (j0 < j1 && FN(run_cols_polled)(g, j0, j1))
+            atomic_store_explicit(g->stop, 1, memory_order_relaxed);
         if (g->nostop) continue;
-        if (p + step < p1 && part == 0 && nn_poll_due()) /* more to do: ask */
+        if (p + step < p1 && nn_poll_due()) /* more to do: ask */
             atomic_store_explicit(g->stop, 1, memory_order_relaxed);
         if (atomic_load_explicit(g->stop, memory_order_relaxed)) return;
     }
@@ -111,7 +155,7 @@ static void FN(gemm_run)(FN(gemm_job) *g)
     atomic_int stop = 0;
     g->stop = &stop;
     if (parts > 1)
-        nn_parallel(FN(gemm_task), g, parts);
+        nn_parallel_stoppable(FN(gemm_task), g, parts, g->nostop ? NULL : &stop);
     else
         FN(gemm_task)(g, 0, 1);
 }

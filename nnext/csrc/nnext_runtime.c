@@ -302,7 +302,7 @@ static int pool_grow(int n)
     return pool.started;
 }
 
-void nn_parallel(nn_task_fn fn, void *arg, int nparts)
+void nn_parallel_stoppable(nn_task_fn fn, void *arg, int nparts, atomic_int *stop)
 {
     if (nparts <= 1 || pthread_mutex_trylock(&pool.busy) != 0) {
         for (int i = 0; i < nparts; i++) fn(arg, i, nparts);
@@ -341,8 +341,24 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
         } else if (now - start > NN_CALLER_SPIN_S) {
             pthread_mutex_lock(&pool.lock);
             atomic_store(&pool.end.caller_waiting, 1);
-            while (atomic_load(&pool.end.finished) < theirs)
-                pthread_cond_wait(&pool.done, &pool.lock);
+            while (atomic_load(&pool.end.finished) < theirs) {
+                if (!stop) {
+                    pthread_cond_wait(&pool.done, &pool.lock);
+                    continue;
+                }
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+                until.tv_nsec += (long)(NN_POLL_SECONDS * 1e9);
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                if (pthread_cond_timedwait(&pool.done, &pool.lock, &until) == 0) continue;
+                /* the poll takes the GIL: never with the pool's lock held */
+                pthread_mutex_unlock(&pool.lock);
+                if (nn_poll_due()) atomic_store_explicit(stop, 1, memory_order_relaxed);
+                pthread_mutex_lock(&pool.lock);
+            }
             atomic_store(&pool.end.caller_waiting, 0);
             pthread_mutex_unlock(&pool.lock);
             break;
@@ -350,6 +366,8 @@ void nn_parallel(nn_task_fn fn, void *arg, int nparts)
     }
     pthread_mutex_unlock(&pool.busy);
 }
+
+void nn_parallel(nn_task_fn fn, void *arg, int nparts) { nn_parallel_stoppable(fn, arg, nparts, NULL); }
 
 /* ------------------------------------------------------------ scratch */
 
@@ -438,7 +456,7 @@ int nn_poll_due(void)
     if (poll_scope.stopped) return 1;
     if (!poll_scope.poll) return 0;
     const double t = monotonic_seconds();
-    if (t - poll_scope.last < 0.05) return 0;
+    if (t - poll_scope.last < NN_POLL_SECONDS) return 0;
     poll_scope.last = t;
     poll_scope.stopped = poll_scope.poll(poll_scope.ctx) != 0;
     return poll_scope.stopped;

@@ -1600,6 +1600,87 @@ static void test_parts_claimed(void)
     nn_set_num_threads(0);
 }
 
+/* Polls inside one tall product (nnext_gemm_impl.h, run_cols_polled): a
+ * product whose C spans more than NN_POLL_SPAN_BYTES is computed in chunks
+ * of rows with a poll between them, with the same bits as the product of
+ * each row slice on its own; a poll that says stop leaves after the first
+ * chunk.  One thread, a single panel (32 columns): before the chunks, the
+ * whole product ran with no poll at all. */
+static void test_poll_tall(void)
+{
+    const int64_t M = 140000, N = 32, K = 8, slice = 1000;
+    float *A = xmalloc((size_t)(M * K) * sizeof(float)), *B = xmalloc((size_t)(K * N) * sizeof(float));
+    float *C = xmalloc((size_t)(M * N) * sizeof(float)), *R = xmalloc((size_t)(M * N) * sizeof(float));
+    for (int64_t i = 0; i < M * K; i++) A[i] = (float)srand_(1);
+    for (int64_t i = 0; i < K * N; i++) B[i] = (float)srand_(1);
+    for (int threads = 1; threads <= 2; threads++) {
+        nn_set_num_threads(threads);
+        nn_gemm_nn_f32(M, N, K, A, B, NULL, C);
+        for (int64_t i = 0; i < M; i += slice) /* 128 KB of C each: never chunked */
+            nn_gemm_nn_f32(M - i < slice ? M - i : slice, N, K, A + i * K, B, NULL, R + i * N);
+        CHECK(memcmp(C, R, (size_t)(M * N) * sizeof(float)) == 0,
+              "a %lld-row product in chunks differs from its row slices (%d threads)", (long long)M,
+              threads);
+    }
+    nn_set_num_threads(1);
+    for (int64_t i = 0; i < M * N; i++) C[i] = NAN;
+    int calls = 0;
+    nn_poll_begin(poll_now, &calls);
+    const struct timespec wait = {0, 60000000}; /* the first poll is due after ~50 ms */
+    nanosleep(&wait, NULL);
+    nn_gemm_nn_f32(M, N, K, A, B, NULL, C);
+    const int stopped = nn_poll_end();
+    int64_t done = 0;
+    while (done < M && !isnan(C[done * N])) done++;
+    int rest_untouched = 1;
+    for (int64_t i = done * N; i < M * N; i++) rest_untouched &= isnan(C[i]) != 0;
+    CHECK(stopped && calls == 1 && done > 0 && done < M && rest_untouched,
+          "a stopping poll in a tall product: stopped %d, %d polls, %lld of %lld rows computed",
+          stopped, calls, (long long)done, (long long)M);
+    nn_set_num_threads(0);
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+}
+
+/* A caller left waiting for a worker's part keeps polling and, when the poll
+ * says stop, sets the job's stop flag (nn_parallel_stoppable): part 1 waits
+ * (at most 5 s) for that flag. */
+typedef struct {
+    atomic_int *stop;
+    atomic_int taken, saw_stop;
+} waiting_job;
+
+static void waiting_task(void *arg, int part, int nparts)
+{
+    (void)nparts;
+    waiting_job *j = arg;
+    const struct timespec pause = {0, 1000000};
+    if (part == 0) { /* until a worker has part 1, which the caller would otherwise claim */
+        for (int i = 0; i < 5000 && !atomic_load(&j->taken); i++) nanosleep(&pause, NULL);
+        return;
+    }
+    atomic_store(&j->taken, 1);
+    for (int i = 0; i < 5000 && !atomic_load(j->stop); i++) nanosleep(&pause, NULL);
+    atomic_store(&j->saw_stop, atomic_load(j->stop));
+}
+
+static void test_waiting_caller_polls(void)
+{
+    nn_set_num_threads(2);
+    atomic_int stop = 0;
+    waiting_job j = {&stop, 0, 0};
+    int calls = 0;
+    nn_poll_begin(poll_now, &calls);
+    nn_parallel_stoppable(waiting_task, &j, 2, &stop);
+    const int stopped = nn_poll_end();
+    CHECK(stopped && calls == 1 && atomic_load(&j.saw_stop),
+          "the waiting caller's poll: stopped %d, %d polls, the worker saw stop %d", stopped, calls,
+          atomic_load(&j.saw_stop));
+    nn_set_num_threads(0);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1622,6 +1703,8 @@ int main(int argc, char **argv)
     test_workspace_reuse();
     test_worker_placement();
     test_parts_claimed();
+    test_poll_tall();
+    test_waiting_caller_polls();
     test_blocked();
     test_tn_narrow();
     test_thread_scratch();
