@@ -580,8 +580,10 @@ class Network:
             Record the loss on this set after every epoch in ``History.val_loss``.
         early_stopping : int or None
             Patience: stop after this many epochs without a lower validation
-            loss, and end with the weights of the best epoch
-            (``History.best_epoch``).  Needs ``validation_data``.
+            loss, and end with the weights and the optimizer state (Adam's
+            moments and step count, the momentum) of the best epoch
+            (``History.best_epoch``), so that training on from there equals
+            training that many epochs from the start.  Needs ``validation_data``.
         trace_every : int or None
             k: at epoch 0, every k-th epoch and the last, record a forward and
             backward pass over ``(X, y)`` with the weights of that moment (before
@@ -771,7 +773,7 @@ class Network:
         each_epoch = callback is not None or validation is not None or adaptive
         adapt = _checks.Adaptive(lr) if adaptive else None
         history = History(self)
-        best, best_params, waited = math.inf, None, 0
+        best, best_state, waited = math.inf, None, 0
         done, pace = 0, 1
         while done < epochs:
             if trace_every is not None and (done % trace_every == 0 or done == epochs - 1):
@@ -809,8 +811,9 @@ class Network:
                 if early_stopping is not None:
                     if val < best:
                         best, waited, history.best_epoch = val, 0, last
-                        with self._lock:
-                            best_params = self._params.copy()
+                        # the optimizer state too: training on from the best epoch takes
+                        # the steps that training that many epochs from the start takes
+                        best_state = self._checkpoint()
                     else:
                         waited += 1
                         if waited >= early_stopping:
@@ -820,9 +823,8 @@ class Network:
                 stop = True
             if stop:
                 break
-        if best_params is not None:
-            with self._writing():
-                self._params[...] = best_params  # early stopping ends on the best epoch's weights
+        if best_state is not None:
+            self._rollback(best_state)  # early stopping ends on the best epoch's weights and optimizer state
         return history
 
     def train_epochs(self, data: Any, rng_state: int, losses: NDArray[np.float64], *,

@@ -40,6 +40,7 @@ starts a new network (epoch 0), while the learning rate, the batch size and
 the regularisation apply from the next epoch on, as in the Playground.
 """
 import base64
+import copy
 import math
 import threading
 import time
@@ -130,6 +131,37 @@ def _check_regularization(value):
     return value
 
 
+class _State:
+    """What a playground's calls change: settings, generator, data, network,
+    epoch, segments, history and losses.  A call builds a new one (`replace`
+    copies the references; the lists and dicts inside are never changed in
+    place, only replaced) and makes it current with one assignment."""
+
+    __slots__ = ("s", "last_dataset", "rng", "data_seed", "split_seed", "X_train", "y_train", "X_test",
+                 "y_test", "F_train", "F_test", "net_seed", "network", "epoch", "segments", "history",
+                 "stride", "train_loss", "test_loss", "error")
+
+    def __init__(self, **values):
+        for key in self.__slots__:
+            setattr(self, key, values.get(key))
+
+    def replace(self, **values):
+        new = _State.__new__(_State)
+        for key in self.__slots__:
+            setattr(new, key, values[key] if key in values else getattr(self, key))
+        return new
+
+
+def _advanced(segments, done, kw):
+    """The segments ([epochs, fit keyword arguments]) after `done` more epochs
+    with `kw`: a new list, the old one untouched."""
+    if not done:
+        return segments
+    if segments and segments[-1][1] == kw:
+        return segments[:-1] + [[segments[-1][0] + done, kw]]
+    return segments + [[done, kw]]
+
+
 class Playground:
     """The playground's state: data, network, training settings and history.
 
@@ -197,34 +229,66 @@ class Playground:
             seed = _checks.integer(seed, "seed", 0, 2**32 - 1)
         # 2 records (epoch 0 and the current epoch) always remain after thinning
         self._history_cap = _checks.integer(history_cap, "history_cap (the most records history keeps)", 2)
-        self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
         self._listeners: List[Callable[["Playground"], None]] = []
-        self._thread: Optional[threading.Thread] = None
-        self._stop = threading.Event()
-        self.error: Optional[BaseException] = None
-        self._last_dataset = {"classification": "circle", "regression": "plane"}
-        self._s: Dict[str, Any] = {"dataset": "circle", "problem": "classification", "noise": 0.0,
-                                   "train_ratio": 0.5, "batch_size": 10, "features": ["x1", "x2"],
-                                   "layers": [4, 2], "activation": "tanh", "lr": 0.03,
-                                   "regularization": None, "rate": 0.0, "n": None}
-        self._s.update(self._validated(dict(dataset=dataset, problem=problem, noise=noise,
-                                            train_ratio=train_ratio, batch_size=batch_size,
-                                            features=features, layers=layers, activation=activation, lr=lr,
-                                            regularization=regularization, rate=rate, n=n)))
-        self._last_dataset[self._s["problem"]] = self._s["dataset"]
-        self._new_data()
-        self._new_network()
+        # the training thread and its own stop event: each play() has its own, so that a
+        # pause() racing a play() stops the thread it saw, never one it did not
+        self._run: Optional[Tuple[threading.Thread, threading.Event]] = None
+        defaults = {"dataset": "circle", "problem": "classification", "noise": 0.0,
+                    "train_ratio": 0.5, "batch_size": 10, "features": ["x1", "x2"],
+                    "layers": [4, 2], "activation": "tanh", "lr": 0.03,
+                    "regularization": None, "rate": 0.0, "n": None}
+        empty = _State(s=defaults, last_dataset={"classification": "circle", "regression": "plane"},
+                       rng=np.random.default_rng(seed))
+        self._st = empty
+        new = self._validated(dict(dataset=dataset, problem=problem, noise=noise,
+                                   train_ratio=train_ratio, batch_size=batch_size,
+                                   features=features, layers=layers, activation=activation, lr=lr,
+                                   regularization=regularization, rate=rate, n=n))
+        self._st = self._changed_state(empty, {**defaults, **new}, data=True, net=True)
+
+    # ------------------------------------------------------------ the state
+    #
+    # Everything the calls change lives in one _State, replaced by one assignment
+    # once the new one is complete: an error, a MemoryError or a Ctrl-C anywhere in
+    # a call leaves the previous state whole (the network's parameters, trained in
+    # place, are put back).  Readers take the current state as a whole.
+
+    def __getattr__(self, name):
+        st = self.__dict__.get("_st")
+        if st is not None and name in st.s:
+            value = st.s[name]
+            return list(value) if isinstance(value, list) else value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    network = property(lambda self: self._st.network, doc="The `nnext.Network` being trained.")
+    epoch = property(lambda self: self._st.epoch, doc="Epochs trained since the network was made.")
+    history = property(lambda self: self._st.history, doc="The records (see `Playground`).")
+    train_loss = property(lambda self: self._st.train_loss, doc="The loss over the training set now.")
+    test_loss = property(lambda self: self._st.test_loss, doc="The loss over the test set now (NaN: none).")
+    error = property(lambda self: self._st.error,
+                     doc="The exception that stopped the last step or play (None when none did).")
+    X_train = property(lambda self: self._st.X_train, doc="The training points (n, 2).")
+    y_train = property(lambda self: self._st.y_train, doc="The training targets (n,).")
+    X_test = property(lambda self: self._st.X_test, doc="The test points (n, 2).")
+    y_test = property(lambda self: self._st.y_test, doc="The test targets (n,).")
+    F_train = property(lambda self: self._st.F_train, doc="The training points' features.")
+    F_test = property(lambda self: self._st.F_test, doc="The test points' features.")
+    _segments = property(lambda self: self._st.segments)
+    _data_seed = property(lambda self: self._st.data_seed)
+    _split_seed = property(lambda self: self._st.split_seed)
+    _net_seed = property(lambda self: self._st.net_seed)
 
     # ------------------------------------------------------------ settings
 
     def _validated(self, kw):
         """The settings in kw checked (None means "keep", except for
         regularization and n where it is a value); raises before anything changes."""
+        s = self._st.s
         out = {}
         for key, value in kw.items():
-            if key not in self._s:
-                raise TypeError(f"unknown playground setting {key!r}; the settings are {list(self._s)}")
+            if key not in s:
+                raise TypeError(f"unknown playground setting {key!r}; the settings are {list(s)}")
             if value is None and key not in ("regularization", "n"):
                 continue
             if key == "dataset":
@@ -258,60 +322,88 @@ class Playground:
             if problem is not None and problem != implied:
                 raise ValueError(f"dataset {dataset!r} is a {implied} set, but problem={problem!r}")
             out["problem"] = implied
-        elif problem is not None and problem != self._s["problem"]:
-            out["dataset"] = self._last_dataset[problem]
+        elif problem is not None and problem != s["problem"]:
+            out["dataset"] = self._st.last_dataset[problem]
+        # the settings together: the training set needs a point
+        merged = {**s, **out}
+        n = merged["n"] if merged["n"] is not None else datasets.TOY_SAMPLES[merged["problem"]]
+        if math.floor(n * merged["train_ratio"]) < 1:
+            given = ", ".join(f"{k}={out[k]!r}" for k in ("n", "train_ratio") if k in out)
+            raise ValueError(f"{given}: n={n} points with train_ratio={merged['train_ratio']!r} leave "
+                             f"no training point (floor(n * train_ratio) = 0); raise n or train_ratio")
         return out
 
     def set(self, **settings: Any) -> None:
         """Change settings (the constructor's names).  Every value is checked
         first: a bad one raises ``TypeError``/``ValueError`` naming it and
-        nothing changes.  New data (dataset, problem, noise, train_ratio, n)
-        draws new points and a new network; new features, layers or
-        activation a new network; lr, batch_size, regularization and rate
-        apply from the next epoch on."""
+        nothing changes (nor does anything when making the new data or network
+        fails, e.g. a ``MemoryError`` for a huge ``n``, or Ctrl-C).  New data
+        (dataset, problem, noise, train_ratio, n) draws new points and a new
+        network; new features, layers or activation a new network; lr,
+        batch_size, regularization and rate apply from the next epoch on."""
         with self._lock:
-            new = self._validated(settings)
-            changed = {k: v for k, v in new.items() if v != self._s[k]}
-            if not changed:
-                return
-            self._s.update(changed)
-            self._last_dataset[self._s["problem"]] = self._s["dataset"]
-            if any(k in changed for k in self._DATA_KEYS):
-                self._new_data()
-            if any(k in changed for k in self._DATA_KEYS + self._NET_KEYS):
-                self._new_network()
-        self._notify()
+            changed = self._set_locked(settings)
+        if changed:
+            self._notify()
 
-    def __getattr__(self, name):
-        s = self.__dict__.get("_s")
-        if s is not None and name in s:
-            value = s[name]
-            return list(value) if isinstance(value, list) else value
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    def _set_locked(self, settings):
+        """`set` with the lock held, without telling the listeners; True when something changed."""
+        st = self._st
+        new = self._validated(settings)
+        changed = {k: v for k, v in new.items() if v != st.s[k]}
+        if not changed:
+            return False
+        data = any(k in changed for k in self._DATA_KEYS)
+        net = data or any(k in changed for k in self._NET_KEYS)
+        self._st = self._changed_state(st, {**st.s, **changed}, data=data, net=net)
+        return True
+
+    def _changed_state(self, st, s, data, net):
+        """The state after settings `s`: new data (data=True) and a new network
+        (net=True) drawn from a copy of the state's generator, which is the new
+        state's (so that a failure draws nothing)."""
+        last = dict(st.last_dataset)
+        last[s["problem"]] = s["dataset"]
+        new = st.replace(s=s, last_dataset=last)
+        if data or net:
+            new.rng = copy.deepcopy(st.rng)
+        if data:
+            self._new_data(new)
+        if net:
+            self._new_network(new)
+        return new
 
     @property
     def settings(self) -> Dict[str, Any]:
         """A copy of every setting (what `set` takes)."""
-        with self._lock:
-            return {k: (list(v) if isinstance(v, list) else v) for k, v in self._s.items()}
+        s = self._st.s
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in s.items()}
 
     # ------------------------------------------------------------ the buttons
+    #
+    # Each button changes the state with the lock held and tells the listeners
+    # after releasing it: a listener may then do anything (pause, step, set)
+    # without waiting for a lock its own caller holds.
 
     def add_layer(self) -> None:
         """Add a hidden layer of 2 neurons at the end (the Playground's "+" button)."""
         with self._lock:
-            layers = self._s["layers"]
+            layers = self._st.s["layers"]
             if len(layers) >= MAX_LAYERS:
                 raise ValueError(f"at most {MAX_LAYERS} hidden layers")
-            self.set(layers=layers + [2])
+            changed = self._set_locked(dict(layers=layers + [2]))
+        if changed:
+            self._notify()
 
     def remove_layer(self) -> None:
         """Remove the last hidden layer (the Playground's "-" button)."""
         with self._lock:
-            layers = self._s["layers"]
+            layers = self._st.s["layers"]
             if not layers:
                 raise ValueError("there is no hidden layer to remove")
-            self.set(layers=layers[:-1])
+            changed = self._set_locked(dict(layers=layers[:-1]))
+        if changed:
+            self._notify()
 
     def add_neuron(self, layer: int) -> None:
         """One more neuron in hidden layer ``layer`` (0-based)."""
@@ -323,76 +415,93 @@ class Playground:
 
     def _change_neurons(self, layer, by):
         with self._lock:
-            layers = self._s["layers"]
+            layers = self._st.s["layers"]
             if not layers:
                 raise ValueError("there is no hidden layer")
             layer = _checks.integer(layer, "layer (a hidden layer's index)", 0, len(layers) - 1)
             width = layers[layer] + by
             if not 1 <= width <= MAX_NEURONS:
                 raise ValueError(f"hidden layer {layer} has {layers[layer]} neurons; it may have 1 to {MAX_NEURONS}")
-            self.set(layers=layers[:layer] + [width] + layers[layer + 1:])
+            changed = self._set_locked(dict(layers=layers[:layer] + [width] + layers[layer + 1:]))
+        if changed:
+            self._notify()
 
     def toggle_feature(self, name: str) -> None:
         """Switch feature ``name`` on or off (the last one cannot be switched off)."""
+        _checks.choice(name, FEATURES, "feature")
         with self._lock:
-            _checks.choice(name, FEATURES, "feature")
-            feats = self._s["features"]
+            feats = self._st.s["features"]
             if name in feats:
-                self.set(features=[f for f in feats if f != name])
+                changed = self._set_locked(dict(features=[f for f in feats if f != name]))
             else:
-                self.set(features=[f for f in FEATURES if f in feats or f == name])
+                changed = self._set_locked(dict(features=[f for f in FEATURES if f in feats or f == name]))
+        if changed:
+            self._notify()
 
     def regenerate(self) -> None:
         """New points from the same data set and settings, and a new network."""
         with self._lock:
-            self._new_data()
-            self._new_network()
+            st = self._st
+            self._st = self._changed_state(st, st.s, data=True, net=True)
         self._notify()
 
     def reset(self) -> None:
         """A new network with new random weights, epoch 0 (the data stay)."""
         with self._lock:
-            self._new_network()
+            st = self._st
+            self._st = self._changed_state(st, st.s, data=False, net=True)
         self._notify()
 
     # ------------------------------------------------------------ state
 
-    def _draw_seed(self):
-        return int(self._rng.integers(0, 2**32))
+    @staticmethod
+    def _draw_seed(st):
+        return int(st.rng.integers(0, 2**32))
 
-    def _new_data(self):
-        s = self._s
+    def _new_data(self, st):
+        s = st.s
         generate = DATASETS[s["dataset"]][0]
         n = s["n"] if s["n"] is not None else datasets.TOY_SAMPLES[s["problem"]]
-        self._data_seed, self._split_seed = self._draw_seed(), self._draw_seed()
-        X, y = generate(n, noise=s["noise"], seed=self._data_seed)
-        (self.X_train, self.y_train), (self.X_test, self.y_test) = datasets.split(
-            X, y, train_ratio=s["train_ratio"], seed=self._split_seed)
-        self._features_for_data = None
+        st.data_seed, st.split_seed = self._draw_seed(st), self._draw_seed(st)
+        try:
+            X, y = generate(n, noise=s["noise"], seed=st.data_seed)
+        except MemoryError:
+            raise MemoryError(f"n={n} points do not fit in memory; choose a smaller n "
+                              f"(the Playground's sets have {datasets.TOY_SAMPLES[s['problem']]})") from None
+        (st.X_train, st.y_train), (st.X_test, st.y_test) = datasets.split(
+            X, y, train_ratio=s["train_ratio"], seed=st.split_seed)
+
+    @staticmethod
+    def _sizes_of(s):
+        return [len(s["features"])] + s["layers"] + [1]
+
+    @staticmethod
+    def _activations_of(s):
+        out = "tanh" if s["problem"] == "classification" else "linear"
+        return [s["activation"]] * len(s["layers"]) + [out]
 
     def _sizes(self):
-        return [len(self._s["features"])] + self._s["layers"] + [1]
+        return self._sizes_of(self._st.s)
 
     def _activations(self):
-        out = "tanh" if self._s["problem"] == "classification" else "linear"
-        return [self._s["activation"]] * len(self._s["layers"]) + [out]
+        return self._activations_of(self._st.s)
 
-    def _new_network(self):
-        s = self._s
-        self.F_train = features(self.X_train, s["features"])
-        self.F_test = features(self.X_test, s["features"])
-        self._net_seed = self._draw_seed()
-        self.network = Network(self._sizes(), activation=self._activations(), init="xavier", seed=self._net_seed)
-        self.epoch = 0
-        self._segments: List[List[Any]] = []   # [epochs, fit keyword arguments] since the network was made
-        self.history: Dict[str, List[Any]] = {"epoch": [], "train_loss": [], "test_loss": [],
-                                              "gradient_norms": [], "deltas": []}
-        self._stride = 1
-        self.error = None
-        self._record()
+    def _new_network(self, st):
+        s = st.s
+        st.F_train = features(st.X_train, s["features"])
+        st.F_test = features(st.X_test, s["features"])
+        st.net_seed = self._draw_seed(st)
+        st.network = Network(self._sizes_of(s), activation=self._activations_of(s), init="xavier",
+                             seed=st.net_seed)
+        st.epoch = 0
+        st.segments = []   # [epochs, fit keyword arguments] since the network was made
+        st.history = {"epoch": [], "train_loss": [], "test_loss": [], "gradient_norms": [], "deltas": []}
+        st.stride = 1
+        st.error = None
+        self._record(st)
 
     def _fit_kwargs(self):
-        s = self._s
+        s = self._st.s
         kw = {"lr": s["lr"], "loss": LOSS, "batch_size": s["batch_size"]}
         if s["regularization"] is not None and s["rate"] > 0:
             kw[s["regularization"]] = s["rate"]
@@ -407,32 +516,36 @@ class Playground:
     def history_stride(self) -> int:
         """Epochs between two records of `history` (1 until the records
         exceed `history_cap`, then doubled each time they do)."""
-        return self._stride
+        return self._st.stride
 
-    def _record(self):
-        """Appends the losses, the layers' gradient norms and the neurons'
-        deltas at the current epoch to `history`, first dropping the last
-        record if it is off the stride's grid or at this same epoch, and
-        thins the records past the cap (see the class's docstring)."""
-        net = self.network
-        self.train_loss = net.loss(self.F_train, self.y_train, LOSS)
-        self.test_loss = net.loss(self.F_test, self.y_test, LOSS) if len(self.y_test) else float("nan")
-        dW, db = net.gradients(self.F_train, self.y_train, LOSS)
-        h = self.history
-        if h["epoch"] and (h["epoch"][-1] % self._stride or h["epoch"][-1] == self.epoch):
+    _stride = history_stride
+
+    def _record(self, st):
+        """Sets st's losses and appends, to a copy of st's history (st.history
+        is then the copy), the losses, the layers' gradient norms and the
+        neurons' deltas at st.epoch, first dropping the last record if it is
+        off the stride's grid or at this same epoch, and thins the records past
+        the cap (see the class's docstring)."""
+        net = st.network
+        train_loss = net.loss(st.F_train, st.y_train, LOSS)
+        test_loss = net.loss(st.F_test, st.y_test, LOSS) if len(st.y_test) else float("nan")
+        dW, db = net.gradients(st.F_train, st.y_train, LOSS)
+        h = {key: list(values) for key, values in st.history.items()}
+        if h["epoch"] and (h["epoch"][-1] % st.stride or h["epoch"][-1] == st.epoch):
             for values in h.values():
                 values.pop()
-        h["epoch"].append(self.epoch)
-        h["train_loss"].append(self.train_loss)
-        h["test_loss"].append(self.test_loss)
+        h["epoch"].append(st.epoch)
+        h["train_loss"].append(train_loss)
+        h["test_loss"].append(test_loss)
         h["gradient_norms"].append([math.sqrt(float(np.vdot(w, w) + np.vdot(b, b))) for w, b in zip(dW, db)])
         h["deltas"].append([np.array(b, dtype=np.float64) for b in db])
         while len(h["epoch"]) > self._history_cap:
-            self._stride *= 2
+            st.stride *= 2
             last = len(h["epoch"]) - 1
-            keep = [i for i, e in enumerate(h["epoch"]) if e % self._stride == 0 or i == last]
+            keep = [i for i, e in enumerate(h["epoch"]) if e % st.stride == 0 or i == last]
             for key, values in h.items():
                 h[key] = [values[i] for i in keep]
+        st.history, st.train_loss, st.test_loss = h, train_loss, test_loss
 
     # ------------------------------------------------------------ training
 
@@ -442,7 +555,9 @@ class Playground:
         `Network.fit` call (one C call) per stretch between two records.  The
         Playground's "step" button is ``step(1)``.  A loss that turns NaN or
         infinite raises ``FloatingPointError`` (the weights are those of the
-        last finite epoch, which `epoch` counts)."""
+        last finite epoch, which `epoch` counts).  Ctrl-C stops it between
+        two records: the network is put back to the last record's weights, so
+        that `epoch`, `history`, the losses and `code` describe it."""
         epochs = _checks.integer(epochs, "epochs", 1)
         with self._lock:
             self._train(epochs)
@@ -454,27 +569,28 @@ class Playground:
         kw = self._fit_kwargs()
         left = epochs
         while left:
-            chunk = min(left, self._stride - self.epoch % self._stride)  # up to the next record
+            st = self._st
+            net = st.network
+            chunk = min(left, st.stride - st.epoch % st.stride)  # up to the next record
+            before = net._checkpoint()
             try:
-                history = self.network.fit(self.F_train, self.y_train, epochs=chunk, **kw)
-            except FloatingPointError as e:
-                self._advance(len(e.history.loss), kw)
-                self._record()
-                self.error = e
+                try:
+                    history, error = net.fit(st.F_train, st.y_train, epochs=chunk, **kw), None
+                except FloatingPointError as e:
+                    history, error = e.history, e
+                done = len(history.loss)
+                left -= done
+                new = st.replace(epoch=st.epoch + done, segments=_advanced(st.segments, done, kw))
+                if error is not None or not left or new.epoch % st.stride == 0:
+                    self._record(new)
+                if error is not None:
+                    new.error = error
+            except BaseException:
+                net._rollback(before)  # the weights the current state describes
                 raise
-            done = len(history.loss)
-            self._advance(done, kw)
-            left -= done
-            if not left or self.epoch % self._stride == 0:
-                self._record()
-
-    def _advance(self, done, kw):
-        if done:
-            if self._segments and self._segments[-1][1] == kw:
-                self._segments[-1][0] += done
-            else:
-                self._segments.append([done, kw])
-            self.epoch += done
+            self._st = new
+            if error is not None:
+                raise error
 
     def play(self, epochs_per_step: Optional[int] = None) -> None:
         """Train in a background thread until `pause` (returns at once; the C
@@ -487,22 +603,23 @@ class Playground:
         with self._lock:
             if self.playing:
                 return
-            self._stop.clear()
-            self.error = None
-            self._thread = threading.Thread(target=self._play_loop, args=(epochs_per_step,),
-                                            name="nnext-playground", daemon=True)
-            self._thread.start()
+            stop = threading.Event()
+            thread = threading.Thread(target=self._play_loop, args=(epochs_per_step, stop),
+                                      name="nnext-playground", daemon=True)
+            self._st = self._st.replace(error=None)
+            thread.start()  # (first: pause() joins only a started thread)
+            self._run = (thread, stop)
         self._notify()
 
     frame_rate = 15.0  # listener calls per second while playing
 
-    def _play_loop(self, fixed):
+    def _play_loop(self, fixed, stop):
         chunk, last_frame = fixed or 1, 0.0
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 started = time.perf_counter()
                 with self._lock:
-                    if self._stop.is_set():
+                    if stop.is_set():
                         break
                     self._train(chunk)
                 took = time.perf_counter() - started
@@ -513,31 +630,38 @@ class Playground:
                     last_frame = now
                     self._notify()
         except FloatingPointError:
-            pass  # self.error says what happened
-        except BaseException as e:  # pragma: no cover - reported to the listeners, never lost
-            self.error = e
+            pass  # the state's error says what happened
+        except BaseException as e:  # reported to the listeners, never lost
+            with self._lock:
+                self._st = self._st.replace(error=e)
         finally:
-            self._stop.set()
+            stop.set()
             self._notify()
 
     def pause(self) -> None:
         """Stop playing; returns once the training thread has finished its
-        current round (a few tens of milliseconds)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        current round (a few tens of milliseconds).  From a listener called by
+        the training thread itself it returns at once (the thread stops after
+        the listener)."""
+        run = self._run
+        if run is None:
+            return
+        thread, stop = run
+        stop.set()
+        if thread is not threading.current_thread():
             thread.join()
-        self._thread = None
 
     @property
     def playing(self) -> bool:
         """Whether the training thread is running."""
-        t = self._thread
-        return t is not None and t.is_alive() and not self._stop.is_set()
+        run = self._run
+        return run is not None and run[0].is_alive() and not run[1].is_set()
 
     def on_change(self, callback: Callable[["Playground"], None]) -> None:
         """Call ``callback(playground)`` after every change, step and frame
-        while playing (from the training thread then)."""
+        while playing (from the training thread then).  Listeners are called
+        without the playground's lock held, so they may call any of its
+        methods (`pause` included)."""
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         self._listeners.append(callback)
@@ -555,20 +679,20 @@ class Playground:
         mean squared error, without the regularisation term), with the weights
         of that moment; ``norms`` has shape (records, layers), layer 0 the
         first hidden layer, the last the output."""
-        with self._lock:
-            return np.array(self.history["epoch"]), np.array(self.history["gradient_norms"])
+        h = self._st.history
+        return np.array(h["epoch"]), np.array(h["gradient_norms"])
 
     def delta(self, layer: int, neuron: int) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
         """``(epochs, deltas)``: at each recorded epoch (see `history`), neuron ``neuron`` of
         weight layer ``layer``'s delta dL/dz (z its weighted sum) summed over
         the training rows, which is the gradient of its bias.  Layer 0 is the
         first hidden layer, layer ``len(layers)`` the output."""
-        with self._lock:
-            sizes = self._sizes()
-            layer = _checks.integer(layer, "layer", 0, len(sizes) - 2)
-            neuron = _checks.integer(neuron, "neuron", 0, sizes[layer + 1] - 1)
-            return (np.array(self.history["epoch"]),
-                    np.array([d[layer][neuron] for d in self.history["deltas"]]))
+        st = self._st
+        sizes = self._sizes_of(st.s)
+        layer = _checks.integer(layer, "layer", 0, len(sizes) - 2)
+        neuron = _checks.integer(neuron, "neuron", 0, sizes[layer + 1] - 1)
+        return (np.array(st.history["epoch"]),
+                np.array([d[layer][neuron] for d in st.history["deltas"]]))
 
     def grid(self, resolution: int = 100) -> Tuple[NDArray[np.float64], List[NDArray[Any]]]:
         """The network over the domain: ``(points, layers)`` with ``points`` of
@@ -580,8 +704,9 @@ class Playground:
         c = np.linspace(-DOMAIN, DOMAIN, resolution)
         x1, x2 = np.meshgrid(c, c[::-1])
         P = np.column_stack([x1.ravel(), x2.ravel()])
-        with self._lock:
-            return P, self.network.forward(features(P, self._s["features"]))
+        with self._lock:  # (the weights of the current state, not those of a round in progress)
+            st = self._st
+            return P, st.network.forward(features(P, st.s["features"]))
 
     # ------------------------------------------------------------ the code
 
@@ -590,7 +715,8 @@ class Playground:
         train it as it was trained: run them and ``net`` has the same weights,
         bit for bit, and ``train_loss``, ``test_loss`` the same losses."""
         with self._lock:
-            s = self._s
+            st = self._st
+            s = st.s
             n = s["n"] if s["n"] is not None else datasets.TOY_SAMPLES[s["problem"]]
             feats = repr(s["features"])
             lines = [
@@ -598,25 +724,26 @@ class Playground:
                 "from nnext import datasets",
                 "from nnext.playground import features",
                 "",
-                f"X, y = datasets.{s['dataset']}(n={n}, noise={s['noise']!r}, seed={self._data_seed})",
+                f"X, y = datasets.{s['dataset']}(n={n}, noise={s['noise']!r}, seed={st.data_seed})",
                 f"(X_train, y_train), (X_test, y_test) = datasets.split(X, y, train_ratio={s['train_ratio']!r}, "
-                f"seed={self._split_seed})",
+                f"seed={st.split_seed})",
                 f"F_train, F_test = features(X_train, {feats}), features(X_test, {feats})",
-                f"net = nnext.Network({self._sizes()!r}, activation={self._activations()!r}, init=\"xavier\", "
-                f"seed={self._net_seed})",
+                f"net = nnext.Network({self._sizes_of(s)!r}, activation={self._activations_of(s)!r}, "
+                f"init=\"xavier\", seed={st.net_seed})",
             ]
-            for epochs, kw in self._segments:
+            for epochs, kw in st.segments:
                 args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
                 lines.append(f"net.fit(F_train, y_train, epochs={epochs}, {args})")
             lines.append(f"train_loss, test_loss = net.loss(F_train, y_train, {LOSS!r}), "
                          f"net.loss(F_test, y_test, {LOSS!r})")
-            lines.append(f"print(f\"epoch {self.epoch}: training loss {{train_loss:.4f}}, test loss {{test_loss:.4f}}\")")
+            lines.append(f"print(f\"epoch {st.epoch}: training loss {{train_loss:.4f}}, test loss {{test_loss:.4f}}\")")
             return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
-        s = self._s
+        st = self._st
+        s = st.s
         return (f"Playground(dataset={s['dataset']!r}, layers={s['layers']!r}, activation={s['activation']!r}, "
-                f"epoch={self.epoch}, train_loss={self.train_loss:.4g}, test_loss={self.test_loss:.4g})")
+                f"epoch={st.epoch}, train_loss={st.train_loss:.4g}, test_loss={st.test_loss:.4g})")
 
     def view(self) -> Any:
         """The widgets (needs ipywidgets): see `PlaygroundView`."""
