@@ -834,13 +834,18 @@ class Network:
                      lrs: Optional[NDArray[np.float64]] = None, l2: float = 0.0, l1: float = 0.0,
                      reg_per_row: bool = False, nesterov: bool = False, adam_folded: bool = False,
                      loss_by_rows: bool = False, loss_scale: float = 0.0,
-                     grad_scale: float = 0.0) -> Tuple[int, int, int]:
+                     grad_scale: float = 0.0, prob_clip: float = 0.0,
+                     orders: Optional[NDArray[np.int64]] = None) -> Tuple[int, int, int]:
         """``len(losses)`` epochs of the C training loop on data from `prepare`
         (documented internal interface, used by `fit` and `nnext.sklearn`).
         ``settings``: the engine's training options (`fit` shows them; with
         ``lrs`` an array of each epoch's rate, ``loss_scale``, ``grad_scale``,
         ``reg_per_row``, ``adam_folded``, ``loss_by_rows`` as in
-        nnext_core.h's nn_train_config).  Writes each completed epoch's loss
+        nnext_core.h's nn_train_config; ``prob_clip`` > 0 reports the bce and
+        cross-entropy values from probabilities clipped to [prob_clip,
+        1 - prob_clip], scikit-learn's log-loss; ``orders``, an int64 array of
+        ``len(losses) * n`` row indices, visits epoch e's rows in the order
+        ``orders[e*n:(e+1)*n]`` instead of shuffling).  Writes each completed epoch's loss
         into ``losses``; returns ``(status, epochs_done, rng_state)``, status
         3 when the loss turned non-finite (weights restored to the end of the
         last finite epoch)."""
@@ -848,7 +853,7 @@ class Network:
             status, n_done, _, rng_state = self._engine.train(
                 data, loss, optimizer, lr, momentum, beta1, beta2, eps, batch_size, shuffle,
                 rng_state, losses.shape[0], losses, lrs, l2, l1, reg_per_row, nesterov,
-                adam_folded, loss_by_rows, loss_scale, grad_scale)
+                adam_folded, loss_by_rows, loss_scale, grad_scale, prob_clip, orders)
         return status, n_done, rng_state
 
     def reset_optimizer(self) -> None:

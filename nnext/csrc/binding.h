@@ -94,6 +94,7 @@ PyObject *engine_set_busy(EngineObject *self, PyObject *flag);
 PyObject *engine_forward(EngineObject *self, PyObject *X_obj);
 PyObject *engine_loss(EngineObject *self, PyObject *args);
 PyObject *engine_gradients(EngineObject *self, PyObject *args);
+PyObject *engine_objective(EngineObject *self, PyObject *args);
 PyObject *engine_trace(EngineObject *self, PyObject *args);
 
 /* binding_train.c */
@@ -101,6 +102,7 @@ PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nar
                        PyObject *kwnames);
 PyObject *engine_optimizer_state(EngineObject *self, PyObject *ignored);
 PyObject *engine_set_optimizer_state(EngineObject *self, PyObject *arg);
+int check_prob_clip(double prob_clip);
 
 /* binding_types.c */
 extern PyType_Spec engine_spec, data_spec;

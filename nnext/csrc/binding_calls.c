@@ -393,6 +393,70 @@ PyObject *engine_gradients(EngineObject *self, PyObject *args)
     return result;
 }
 
+/* A parameter-sized array of the engine's dtype (aligned, C-contiguous, and
+ * writeable when out), or NULL with ValueError naming it. */
+static PyArrayObject *param_block(EngineObject *self, PyObject *obj, const char *name, int out)
+{
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (!PyArray_Check(obj) || PyArray_TYPE(a) != self->typenum || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISALIGNED(a) || PyArray_SIZE(a) != self->n_params ||
+        (out && !PyArray_ISWRITEABLE(a))) {
+        PyErr_Format(PyExc_ValueError, "%s must be an aligned, C-contiguous%s %s array of "
+                     "n_params = %lld values, got %R", name, out ? ", writeable" : "",
+                     self->typenum == NPY_DOUBLE ? "float64" : "float32",
+                     (long long)self->n_params, (PyObject *)Py_TYPE(obj));
+        return NULL;
+    }
+    return a;
+}
+
+/* objective(data, loss, loss_scale, grad_scale, l2, l1, reg_per_row, prob_clip, params,
+ *           grads) -> float
+ * nn_objective over all of data's rows in one batch: the loss (clipped by
+ * prob_clip) times loss_scale plus the regularisation, as one step of train
+ * with these settings computes it; its gradient written into grads.  params:
+ * None (the engine's own) or an array to evaluate at instead (the engine's
+ * parameters untouched), so that an optimizer's candidate points need no copy
+ * into the network.  Arrays: the engine's dtype, n_params values, C order. */
+PyObject *engine_objective(EngineObject *self, PyObject *args)
+{
+    PyObject *data_obj, *params_obj, *grads_obj;
+    nn_train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (!PyArg_ParseTuple(args, "OiddddpdOO", &data_obj, &cfg.loss, &cfg.loss_scale,
+                          &cfg.grad_scale, &cfg.l2, &cfg.l1, &cfg.reg_per_row, &cfg.prob_clip,
+                          &params_obj, &grads_obj))
+        return NULL;
+    DataObject *d;
+    if (engine_ready(self) < 0 || check_loss_code(cfg.loss) < 0 ||
+        !(d = as_data(self, data_obj)) || check_prob_clip(cfg.prob_clip) < 0)
+        return NULL;
+    if (!(cfg.l2 >= 0 && cfg.l1 >= 0 && isfinite(cfg.l2) && isfinite(cfg.l1) &&
+          isfinite(cfg.loss_scale) && isfinite(cfg.grad_scale))) {
+        PyErr_SetString(PyExc_ValueError, "l2 and l1 must be finite and >= 0, loss_scale and "
+                                          "grad_scale finite");
+        return NULL;
+    }
+    PyArrayObject *grads = param_block(self, grads_obj, "grads", 1);
+    PyArrayObject *params = params_obj == Py_None ? self->params
+                                                  : param_block(self, params_obj, "params", 0);
+    if (!grads || !params) return NULL;
+    const npy_intp n = PyArray_DIM(d->X, 0);
+    int owned;
+    nn_workspace *ws = engine_workspace(self, n, &owned);
+    core_call call;
+    if (!ws || core_begin(self, 3 * work_of(self, n), &call) < 0) {
+        if (ws && owned) nn_workspace_free(ws);
+        return NULL;
+    }
+    const double value = self->ops->objective(&self->net, PyArray_DATA(params), ws, &cfg,
+                                              PyArray_DATA(d->X), PyArray_DATA(d->Y), n,
+                                              PyArray_DATA(grads));
+    if (owned) nn_workspace_free(ws);
+    if (core_end(self, &call) < 0) return NULL;
+    return PyFloat_FromDouble(value);
+}
+
 /* trace(data, loss_code) -> (acts, errors, deltas, grads): one forward and backward
  * pass over all rows.  acts[l] (n, sizes[l]) for l = 0..L; errors[l] = dL/da_l
  * (n, sizes[l]) and deltas[l] = dL/dz_{l-1} (n, cols_{l-1}: wider than sizes[l]

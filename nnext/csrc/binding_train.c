@@ -27,31 +27,37 @@ static int engine_prepare_state(EngineObject *self, int optimizer, int blocks)
 static char *train_kwlist[] = {"data", "loss", "optimizer", "lr", "momentum", "beta1", "beta2",
                                "eps", "batch_size", "shuffle", "rng_state", "n_epochs", "losses",
                                "lrs", "l2", "l1", "reg_per_row", "nesterov", "adam_folded",
-                               "loss_by_rows", "loss_scale", "grad_scale", NULL};
-#define TRAIN_NARGS 22
+                               "loss_by_rows", "loss_scale", "grad_scale", "prob_clip",
+                               "orders", NULL};
+/* The fast call takes the first TRAIN_NARGS_SHORT arguments, or all TRAIN_NARGS. */
+#define TRAIN_NARGS 24
+#define TRAIN_NARGS_SHORT 22
 
 static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_config cfg,
                               long long batch_size, unsigned long long rng_state,
-                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj);
+                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj,
+                              PyObject *orders_obj);
 
 /* train with keywords: PyArg_ParseTupleAndKeywords (a few microseconds). */
 static PyObject *engine_train_keywords(EngineObject *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *data_obj, *lrs_obj = Py_None;
+    PyObject *data_obj, *lrs_obj = Py_None, *orders_obj = Py_None;
     PyArrayObject *losses;
     nn_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
     unsigned long long rng_state;
     long long batch_size, n_epochs;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!" "|$Oddppppdd", train_kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiiddddd" "LpKLO!" "|$OddppppdddO", train_kwlist,
                                      &data_obj, &cfg.loss, &cfg.optimizer, &cfg.lr,
                                      &cfg.momentum, &cfg.beta1, &cfg.beta2, &cfg.eps,
                                      &batch_size, &cfg.shuffle, &rng_state, &n_epochs,
                                      &PyArray_Type, &losses, &lrs_obj, &cfg.l2, &cfg.l1,
                                      &cfg.reg_per_row, &cfg.nesterov, &cfg.adam_folded,
-                                     &cfg.loss_by_rows, &cfg.loss_scale, &cfg.grad_scale))
+                                     &cfg.loss_by_rows, &cfg.loss_scale, &cfg.grad_scale,
+                                     &cfg.prob_clip, &orders_obj))
         return NULL;
-    return train_parsed(self, data_obj, cfg, batch_size, rng_state, n_epochs, losses, lrs_obj);
+    return train_parsed(self, data_obj, cfg, batch_size, rng_state, n_epochs, losses, lrs_obj,
+                        orders_obj);
 }
 
 /* Converters for the fast call: 0 on success, -1 with an exception set. */
@@ -82,23 +88,26 @@ static int arg_bool(PyObject *o, int *out)
 /*
  * train(data, loss, optimizer, lr, momentum, beta1, beta2, eps, batch_size,
  *       shuffle, rng_state, n_epochs, losses, *, lrs=None, l2=0, l1=0, reg_per_row=False,
- *       nesterov=False, adam_folded=False, loss_by_rows=False, loss_scale=0, grad_scale=0)
+ *       nesterov=False, adam_folded=False, loss_by_rows=False, loss_scale=0, grad_scale=0,
+ *       prob_clip=0, orders=None)
  *       -> (status, epochs_done, bad_epoch, rng_state)
  * (the keyword-only settings are nn_train_config's fields of the same names; lrs
- * is epoch_lr, a float64 array of n_epochs rates)
+ * is epoch_lr, a float64 array of n_epochs rates; orders is epoch_order, an
+ * int64 array of n_epochs * n row indices, each in [0, n))
  * Trains in place with the engine's optimizer state.  status: 0 done, 3 loss
  * non-finite at bad_epoch (parameters and state restored to that epoch's
  * start).  Ctrl-C raises KeyboardInterrupt; however the call ends, the
  * parameters, the optimizer state and its step count describe the same whole
  * number of completed steps.
- * All 22 arguments given by position, in this order, take the fast call
+ * The first 22 arguments, or all 24, given by position, in this order, take the fast call
  * (network.py's train_epochs does): no keyword parsing, which for a tiny
  * network costs more than its epoch.
  */
 PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames)
 {
-    if (kwnames || nargs != TRAIN_NARGS) { /* by keyword: through a tuple and a dict */
+    if (kwnames || (nargs != TRAIN_NARGS && nargs != TRAIN_NARGS_SHORT)) {
+        /* by keyword: through a tuple and a dict */
         PyObject *tuple = PyTuple_New(nargs), *dict = NULL, *result = NULL;
         if (!tuple) return NULL;
         for (Py_ssize_t i = 0; i < nargs; i++) PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
@@ -136,14 +145,17 @@ PyObject *engine_train(EngineObject *self, PyObject *const *args, Py_ssize_t nar
         arg_bool(args[18], &cfg.adam_folded) < 0 || arg_bool(args[19], &cfg.loss_by_rows) < 0 ||
         arg_double(args[20], &cfg.loss_scale) < 0 || arg_double(args[21], &cfg.grad_scale) < 0)
         return NULL;
+    if (nargs == TRAIN_NARGS && arg_double(args[22], &cfg.prob_clip) < 0) return NULL;
     return train_parsed(self, args[0], cfg, batch_size, rng_state, n_epochs,
-                        (PyArrayObject *)args[12], args[13]);
+                        (PyArrayObject *)args[12], args[13],
+                        nargs == TRAIN_NARGS ? args[23] : Py_None);
 }
 
 /* train, its arguments parsed: validated here, then the core's loop. */
 static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_config cfg,
                               long long batch_size, unsigned long long rng_state,
-                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj)
+                              long long n_epochs, PyArrayObject *losses, PyObject *lrs_obj,
+                              PyObject *orders_obj)
 {
     DataObject *d;
     if (engine_ready(self) < 0 || check_loss_code(cfg.loss) < 0 || !(d = as_data(self, data_obj)))
@@ -180,13 +192,32 @@ static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_c
                 return NULL;
             }
     }
+    if (check_prob_clip(cfg.prob_clip) < 0) return NULL;
+    const npy_intp n = PyArray_DIM(d->X, 0);
+    if (orders_obj != Py_None) { /* each epoch's rows: checked here, read in C */
+        PyArrayObject *orders = (PyArrayObject *)orders_obj;
+        if (!PyArray_Check(orders_obj) || PyArray_TYPE(orders) != NPY_INT64 ||
+            !PyArray_IS_C_CONTIGUOUS(orders) || !PyArray_ISALIGNED(orders) ||
+            (n_epochs && PyArray_SIZE(orders) / n_epochs < n)) {
+            PyErr_Format(PyExc_ValueError, "orders must be an aligned, C-contiguous int64 array "
+                         "of n_epochs * n = %lld * %lld row indices", n_epochs, (long long)n);
+            return NULL;
+        }
+        const int64_t *o = PyArray_DATA(orders);
+        for (npy_intp i = 0; i < (npy_intp)n_epochs * n; i++)
+            if (o[i] < 0 || o[i] >= n) {
+                PyErr_Format(PyExc_ValueError, "orders must hold row indices in [0, %lld), "
+                             "got %lld", (long long)n, (long long)o[i]);
+                return NULL;
+            }
+        cfg.epoch_order = o;
+    }
     const int blocks = nn_optimizer_state_blocks(&cfg);
     if (engine_idle(self) < 0 || engine_prepare_state(self, cfg.optimizer, blocks) < 0) return NULL;
     cfg.batch_size = batch_size;
     cfg.rng_state = rng_state;
     cfg.adam_step = self->adam_step;
     cfg.n_epochs = n_epochs;
-    const npy_intp n = PyArray_DIM(d->X, 0);
     core_call call;
     if (core_begin(self, 3 * work_of(self, n) * (double)n_epochs, &call) < 0) return NULL;
     if (call.ts) { /* the poll needs the GIL released */
@@ -214,6 +245,19 @@ static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_c
         PyErr_SetString(PyExc_ValueError, "invalid training arguments");
         return NULL;
     }
+}
+
+/* prob_clip: 0 (exact) or a probability in (0, 0.5); -1 with ValueError. */
+int check_prob_clip(double prob_clip)
+{
+    if (!(prob_clip == 0 || (prob_clip > 0 && prob_clip < 0.5))) {
+        PyObject *value = PyFloat_FromDouble(prob_clip);
+        if (value) PyErr_Format(PyExc_ValueError, "prob_clip must be 0 or in (0, 0.5), got %R",
+                                value);
+        Py_XDECREF(value);
+        return -1;
+    }
+    return 0;
 }
 
 /* optimizer_state() -> None, or (optimizer code, blocks, state copy, adam_step). */

@@ -208,6 +208,9 @@ static PyMethodDef engine_methods[] = {
     METHOD(loss, METH_VARARGS, "loss(data, loss_code) -> float."),
     METHOD(gradients, METH_VARARGS, "gradients(data, loss_code) -> (loss, grads)."),
     METHOD(train, METH_FASTCALL | METH_KEYWORDS, "train(data, ...) -> (status, epochs, bad, rng)."),
+    METHOD(objective, METH_VARARGS,
+           "objective(data, loss, loss_scale, grad_scale, l2, l1, reg_per_row, prob_clip, params, "
+           "grads) -> float: a training step's objective over all rows; its gradient into grads."),
     METHOD(trace, METH_VARARGS, "trace(data, loss_code) -> (acts, errors, deltas, grads)."),
     METHOD(init_weights, METH_VARARGS, "init_weights(seed, scheme): weights as RandomState(seed) draws them."),
     METHOD(offsets, METH_NOARGS, "offsets() -> [(weight offset, bias offset or -1)] by layer."),

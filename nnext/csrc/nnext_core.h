@@ -174,6 +174,15 @@ typedef struct {
     double loss_scale;      /* batch loss value times this (0: 1)              */
     double grad_scale;      /* the loss's gradient times this (0: 1), before
                                l2 and l1 are added                             */
+    double prob_clip;       /* 0: the bce and cross-entropy values exact (from
+                               z); > 0: from the probabilities clipped to
+                               [prob_clip, 1 - prob_clip] (scikit-learn's
+                               log-loss, whose eps saturated outputs meet).
+                               The value only: the gradient stays exact    */
+    const int64_t *epoch_order; /* NULL, or n_epochs blocks of n row indices in
+                               [0, n): epoch e visits the rows in the order
+                               epoch_order[e n .. e n + n - 1] (shuffle and
+                               rng_state are then unused)                  */
 } nn_train_config;
 
 /* Blocks of nn_param_count values in opt_state, which also names the
@@ -283,6 +292,14 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
      * ws must have max_batch >= n.  Returns the loss. */                                \
     double nn_gradients_##S(const nn_net *net, const T *params, nn_workspace *ws,       \
                             int loss, const T *X, const T *Y, int64_t n, T *grads);     \
+    /* The objective one step of nn_train minimises, over one batch of all n rows    \
+     * (ws with max_batch >= n): the loss (clipped by cfg->prob_clip) times            \
+     * loss_scale plus the regularisation (l2, l1, reg_per_row); grads receives its     \
+     * gradient.  Only cfg's loss, scales, l2, l1, reg_per_row and prob_clip are read.  \
+     * Returns the objective (NaN when the poll stopped it). */                         \
+    double nn_objective_##S(const nn_net *net, const T *params, nn_workspace *ws,       \
+                            const nn_train_config *cfg, const T *X, const T *Y,         \
+                            int64_t n, T *grads);                                       \
     /* Trains in place.  opt_state: nothing for plain SGD, one block (velocity) for    \
      * SGD with momentum, two (m, v) for Adam, each nn_param_count long.               \
      * epoch_losses[e] receives the mean batch loss of epoch e. */                      \
@@ -317,6 +334,9 @@ typedef struct {
                      void *const *errors, void *const *deltas, void *grads);
     double (*gradients)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
                         const void *X, const void *Y, int64_t n, void *grads);
+    double (*objective)(const nn_net *net, const void *params, nn_workspace *ws,
+                        const nn_train_config *cfg, const void *X, const void *Y, int64_t n,
+                        void *grads);
     nn_status (*train)(const nn_net *net, void *params, void *opt_state, const void *X,
                        const void *Y, int64_t n, nn_train_config *cfg, double *epoch_losses,
                        nn_train_result *result);

@@ -85,6 +85,13 @@ static double FN(gradients_any)(const nn_net *net, const void *params, nn_worksp
     return FN(nn_gradients)(net, params, ws, loss, X, Y, n, grads);
 }
 
+static double FN(objective_any)(const nn_net *net, const void *params, nn_workspace *ws,
+                                const nn_train_config *cfg, const void *X, const void *Y,
+                                int64_t n, void *grads)
+{
+    return FN(nn_objective)(net, params, ws, cfg, X, Y, n, grads);
+}
+
 static nn_status FN(train_any)(const nn_net *net, void *params, void *opt_state, const void *X,
                                const void *Y, int64_t n, nn_train_config *cfg,
                                double *epoch_losses, nn_train_result *result)
@@ -94,7 +101,7 @@ static nn_status FN(train_any)(const nn_net *net, void *params, void *opt_state,
 
 const nn_ops FN(nn_ops) = {sizeof(T),          FN(nn_workspace_new), FN(forward_any),
                            FN(predict_any),    FN(loss_value_any),   FN(backward_any),
-                           FN(gradients_any),  FN(train_any)};
+                           FN(gradients_any),  FN(objective_any), FN(train_any)};
 
 #undef NN_SPLAT
 #undef NN_LANES

@@ -218,6 +218,25 @@ NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *z, const T *y, 
     return FN(loss_scale)(loss, sum, batch, k);
 }
 
+/* scikit-learn's log-loss of probabilities p (batch, k) against targets y:
+ * bce or cross-entropy (other losses: FN(loss_forward)) from p clipped to
+ * [clip, 1 - clip] in T, as its log_loss and binary_log_loss clip with
+ * eps = finfo(dtype).eps; a target of 0 contributes nothing (xlogy). */
+NN_INLINE double FN(loss_forward_clipped)(int loss, const T *p, const T *y, int64_t batch,
+                                          int64_t k, T clip)
+{
+    if (loss != NN_BCE && loss != NN_CROSS_ENTROPY)
+        return FN(loss_forward)(loss, p, NULL, y, batch, k, k, 1);
+    const T high = (T)1 - clip;
+    T sum = 0;
+    for (int64_t i = 0; i < batch * k; i++) {
+        const T pc = p[i] < clip ? clip : p[i] > high ? high : p[i], yi = y[i];
+        if (yi != 0) sum -= yi * LOG(pc);
+        if (loss == NN_BCE && yi != 1) sum -= ((T)1 - yi) * LOG((T)1 - pc);
+    }
+    return FN(loss_scale)(loss, sum, batch, k);
+}
+
 double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
 {
     return FN(loss_forward)(loss, p, NULL, y, batch, k, k, 1);

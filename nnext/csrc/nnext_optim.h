@@ -94,12 +94,14 @@ NN_INLINE void FN(update_all)(T *params, const T *grads, T *opt_state, int64_t P
 }
 
 /* Whether cfg asks only for what the fused path does: no regularisation,
- * no Nesterov or folded Adam, the loss as it is (epoch_lr is fine). */
+ * no Nesterov or folded Adam, the loss as it is, the core's own row order
+ * (epoch_lr is fine). */
 NN_INLINE int FN(config_plain)(const nn_train_config *cfg)
 {
     return cfg->l2 == 0 && cfg->l1 == 0 && !cfg->nesterov && !cfg->adam_folded &&
            !cfg->loss_by_rows && (cfg->loss_scale == 0 || cfg->loss_scale == 1) &&
-           (cfg->grad_scale == 0 || cfg->grad_scale == 1);
+           (cfg->grad_scale == 0 || cfg->grad_scale == 1) && cfg->prob_clip == 0 &&
+           !cfg->epoch_order;
 }
 
 /* The loss's gradient grads (P,) of a step over b rows made the objective's:

@@ -54,6 +54,30 @@ static void FN(shuffle_rows)(int64_t *order, int64_t n, uint64_t *rng_state)
     }
 }
 
+/* A step's objective from nn_gradients' loss over rows Y (b of them, whose
+ * outputs ws holds): the loss clipped (cfg->prob_clip) and scaled, plus the
+ * regularisation; grads made the objective's (FN(regularise)). */
+static double FN(step_objective)(const nn_net *net, const T *params, nn_workspace *ws,
+                                 const nn_train_config *cfg, const T *Y, int64_t b,
+                                 double loss, T *grads)
+{
+    if (cfg->prob_clip > 0) {
+        const int L = net->n_layers;
+        loss = FN(loss_forward_clipped)(cfg->loss, FN(ws_act)(ws, L), Y, b, net->sizes[L],
+                                        (T)cfg->prob_clip);
+    }
+    return loss * (cfg->loss_scale != 0 ? cfg->loss_scale : 1.0) +
+           FN(regularise)(net, params, grads, nn_param_count(net), cfg, b);
+}
+
+double FN(nn_objective)(const nn_net *net, const T *params, nn_workspace *ws,
+                        const nn_train_config *cfg, const T *X, const T *Y, int64_t n, T *grads)
+{
+    const double loss = FN(nn_gradients)(net, params, ws, cfg->loss, X, Y, n, grads);
+    if ((double)n * (double)nn_param_count(net) >= NN_POLL_WORK && nn_poll_stopped()) return NAN;
+    return FN(step_objective)(net, params, ws, cfg, Y, n, loss, grads);
+}
+
 /* Epochs 0 .. n_epochs-1, each step general or fused (a constant).
  *   checked = 0: stops with NN_ERR_NONFINITE at the first non-finite batch
  *     loss, leaving params as they are; an interrupt leaves the last step's.
@@ -72,7 +96,6 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
     const int64_t B = cfg->batch_size < n ? cfg->batch_size : n;
     const int64_t n_state = nn_optimizer_state_blocks(cfg);
     const int kind = nn_optimizer_state_blocks(cfg); /* see FN(rule) */
-    int64_t *order = bb->order;
     const double step_work = (double)B * (double)P; /* multiply-adds of a forward pass */
     const int plain = FN(config_plain)(cfg);
     nn_poller poller;
@@ -82,7 +105,8 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
         const int64_t adam_step_at_start = cfg->adam_step;
         if (cfg->epoch_lr) cfg->lr = cfg->epoch_lr[e];
         if (checked) FN(save_state)(bb->snapshot, params, opt_state, P, n_state);
-        if (order) FN(shuffle_rows)(order, n, &cfg->rng_state);
+        const int64_t *order = cfg->epoch_order ? cfg->epoch_order + e * n : bb->order;
+        if (!cfg->epoch_order && bb->order) FN(shuffle_rows)(bb->order, n, &cfg->rng_state);
         /* loss_sum_small: the same sum times 2^-64, read only when loss_sum
          * overflows though every batch loss was finite (losses near DBL_MAX) */
         double loss_sum = 0, loss_sum_small = 0;
@@ -122,9 +146,8 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                     interrupted = 1;
                     break;
                 }
-                if (!plain) /* the loss's scales and the regularisation */
-                    loss = loss * (cfg->loss_scale != 0 ? cfg->loss_scale : 1.0) +
-                           FN(regularise)(net, params, bb->grads, P, cfg, b);
+                if (!plain) /* the clipping, the loss's scales and the regularisation */
+                    loss = FN(step_objective)(net, params, bb->ws, cfg, yb, b, loss, bb->grads);
                 finite = isfinite(loss);
                 if (finite) FN(apply_update)(params, bb->grads, opt_state, P, cfg);
             }
@@ -228,7 +251,8 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     for (int l = 1; l < L; l++) hidden_width += nn_layer_cols(net, l - 1); /* valid net: fits */
     if (nn_mul_add(&extra, fused ? 0 : B, hidden_width, extra))
         return NN_ERR_NOMEM;
-    nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra, cfg->shuffle ? n : 0);
+    nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra,
+                                 cfg->shuffle && !cfg->epoch_order ? n : 0);
     if (!ws) return NN_ERR_NOMEM;
     const int64_t state = P * (1 + n_state);
     FN(train_bufs) bb;
