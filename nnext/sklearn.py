@@ -2,12 +2,17 @@
 
 ``from nnext.sklearn import MLPClassifier, MLPRegressor``: the same constructor
 parameters (plus ``dtype``), fitted attributes and methods as scikit-learn's
-estimators, and the same mathematics, so that from the same starting
-``coefs_``/``intercepts_`` with ``shuffle=False`` both end at the same numbers
-(tests/test_sklearn_parity.py).  Each epoch is one call into the C training
-loop; what scikit-learn does between epochs (its stopping rule, the
-'invscaling' and 'adaptive' rates, early stopping on a validation split) is
-done here, in its order.  scikit-learn is needed only by this module.
+estimators, and the same mathematics, so that from the same random_state
+(or the same starting ``coefs_``/``intercepts_``) both end at the same
+numbers, shuffled or not (tests/test_sklearn_parity.py,
+tests/test_sklearn_drop_in.py).  Each epoch is one call into the C training
+loop, over scikit-learn's row order (its permutation of each epoch, drawn
+from random_state as it draws it); what scikit-learn does between epochs
+(its stopping rule, the 'invscaling' and 'adaptive' rates, early stopping on
+a validation split) is done here, in its order.  solver='lbfgs' is scipy's
+L-BFGS-B over the flat parameter block, each evaluation one core call
+(Engine.objective).  scikit-learn (and, for L-BFGS, scipy) is needed only by
+this module.
 
 The loss of a batch of b rows, scikit-learn's, is the core's loss with
 nn_train_config's scales: log-loss is "cross_entropy" (softmax output) or
@@ -16,7 +21,10 @@ regressor's half squared error 0.5 * mean((y - p)**2) is "mse" times 0.5,
 whose gradient scikit-learn takes per row summed over the k outputs (times
 k/2).  Its L2 term alpha/2 * sum(W**2) / b is l2 = alpha with reg_per_row;
 epoch losses are weighted by the batches' rows; Adam takes the bias
-correction in its step size (adam_folded).
+correction in its step size (adam_folded).  Log-loss values are computed from
+probabilities clipped to [eps, 1 - eps] as scikit-learn's are (prob_clip), so
+that loss_, loss_curve_ and the stopping rule agree on saturated outputs;
+nnext.Network's own "bce" and "cross_entropy" stay exact (from z).
 """
 
 import numbers
@@ -33,7 +41,8 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state
+    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -42,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
                       "pip install 'scikit-learn>=1.6'") from exc
 
 from ._checks import OPTIMIZERS, signature_without_unexpected
-from .network import Network, _shuffle_state
+from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -57,7 +66,7 @@ class _BaseMLP(BaseEstimator):
 
     _parameter_constraints = {
         **_SkMLPClassifier._parameter_constraints,
-        "dtype": [StrOptions({"float64", "float32"})],
+        "dtype": [StrOptions({"float64", "float32"}), None],
     }
 
     def __init_subclass__(cls, **kwargs):
@@ -77,7 +86,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64") -> None:
+                 dtype=None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -144,9 +153,6 @@ class _BaseMLP(BaseEstimator):
         if getattr(self, "loss", "squared_error") != "squared_error":
             raise ValueError(f"loss={self.loss!r} is not implemented by nnext.sklearn; use "
                              "'squared_error' (or scikit-learn's own MLPRegressor)")
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not implemented by nnext.sklearn; use 'adam' or "
-                             "'sgd' (or scikit-learn's own estimator for L-BFGS)")
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if any(not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
@@ -159,17 +165,21 @@ class _BaseMLP(BaseEstimator):
         sizes = [X.shape[1]] + [int(h) for h in hidden] + [y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, sizes)
+            self._initialize(y, sizes, X.dtype)
         elif self.network_.sizes != sizes:
             raise ValueError(f"warm_start/partial_fit with layer sizes {sizes}, but the fitted "
                              f"network has {self.network_.sizes}")
-        self._fit_stochastic(X, y, incremental)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, y)
+        else:
+            self._fit_stochastic(X, y, incremental)
         return self
 
-    def _initialize(self, y, sizes):
+    def _initialize(self, y, sizes, x_dtype):
         """scikit-learn's first pass: attributes, and Glorot-uniform weights and
         biases drawn from random_state in its order (so the same random_state
-        starts both estimators at the same coefs_)."""
+        starts both estimators at the same coefs_), in X's dtype unless
+        ``dtype`` says otherwise."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -188,8 +198,13 @@ class _BaseMLP(BaseEstimator):
             biases.append(self._random_state.uniform(-bound, bound, fan_out))
         out = _ACTIVATIONS.get(self.out_activation_, self.out_activation_)
         acts = [_ACTIVATIONS[self.activation]] * (len(sizes) - 2) + [out]
-        self.network_ = Network.from_weights(weights, biases, activation=acts, dtype=self.dtype)
+        dtype = np.dtype(x_dtype).name if self.dtype is None else self.dtype
+        self.network_ = Network.from_weights(weights, biases, activation=acts, dtype=dtype)
         self._best = None
+        for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(name, None)
+        if self.solver == "lbfgs":  # scikit-learn keeps these for its stochastic solvers only
+            return
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -202,13 +217,62 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
 
     def _core_loss(self):
-        """(nnext loss, loss_scale, grad_scale) giving scikit-learn's loss."""
+        """(nnext loss, loss_scale, grad_scale, prob_clip) giving scikit-learn's
+        loss: its log-loss clips the probabilities to [eps, 1 - eps], eps the
+        dtype's machine epsilon (the value only; the gradient is exact)."""
         k = self.n_outputs_
         if not is_classifier(self):
-            return "mse", 0.5, 0.5 * k
+            return "mse", 0.5, 0.5 * k, 0.0
+        eps = float(np.finfo(self.network_.dtype).eps)
         if self.out_activation_ == "softmax":
-            return "cross_entropy", 1.0, 1.0
-        return "bce", float(k), float(k)
+            return "cross_entropy", 1.0, 1.0, eps
+        return "bce", float(k), float(k), eps
+
+    def _fit_lbfgs(self, X, y):
+        """scikit-learn's _fit_lbfgs: scipy's L-BFGS-B over the parameters as one
+        flat vector (nnext's block, W0, b0, W1, b1, ...), from the current ones.
+        Each evaluation is one call into the core, the objective (the loss plus
+        alpha/2 sum(W**2) / n) and its gradient over all rows into one buffer,
+        at scipy's point itself (float64), or at its float32 copy."""
+        import scipy
+        import scipy.optimize
+        from sklearn.utils.optimize import _check_optimize_result
+
+        net = self.network_
+        loss, loss_scale, grad_scale, clip = self._core_loss()
+        code, data = net.prepare(X, y, loss)
+        objective, alpha = net._engine.objective, float(self.alpha)
+        grads = np.empty(net.n_params, dtype=net.dtype)
+        if net.dtype == np.float64:
+            def value_and_gradient(x):
+                # scipy hands each call its own copy of x (float64, contiguous), and
+                # reads the gradient before it asks for the next point: both are
+                # used in place
+                return objective(data, code, loss_scale, grad_scale, alpha, 0.0, True, clip, x,
+                                 grads), grads
+        else:
+            point, grads64 = np.empty(net.n_params, dtype=net.dtype), np.empty(net.n_params)
+
+            def value_and_gradient(x):
+                np.copyto(point, x, casting="same_kind")
+                value = objective(data, code, loss_scale, grad_scale, alpha, 0.0, True, clip,
+                                  point, grads)
+                np.copyto(grads64, grads)
+                return value, grads64
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        # scipy 1.15 deprecated iprint (scikit-learn passes it to older ones only)
+        old_scipy = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)
+        result = scipy.optimize.minimize(
+            value_and_gradient, net._params.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **({"iprint": iprint} if old_scipy else {})})
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        if not np.isfinite(result.x).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        with net._writing():
+            net._params[...] = result.x
 
     def _fit_stochastic(self, X, y, incremental):
         net, sgd = self.network_, self.solver == "sgd"
@@ -236,25 +300,33 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped")
             batch = int(np.clip(self.batch_size, 1, n))
-        loss, loss_scale, grad_scale = self._core_loss()
+        loss, loss_scale, grad_scale, clip = self._core_loss()
         code, data = net.prepare(X, y, loss)
         settings = dict(loss=code, optimizer=OPTIMIZERS[self.solver], batch_size=batch,
                         momentum=float(self.momentum) if sgd else 0.0,
                         beta1=float(self.beta_1), beta2=float(self.beta_2),
-                        eps=float(self.epsilon), shuffle=bool(self.shuffle),
+                        eps=float(self.epsilon), shuffle=False,
                         l2=float(self.alpha), reg_per_row=True, nesterov=sgd and
                         bool(self.nesterovs_momentum), adam_folded=True, loss_by_rows=True,
-                        loss_scale=loss_scale, grad_scale=grad_scale)
-        rng_state = _shuffle_state(self._random_state) if self.shuffle else 0
+                        loss_scale=loss_scale, grad_scale=grad_scale, prob_clip=clip)
+        # scikit-learn's row order: each epoch permutes the last one's, drawn
+        # from random_state as its _fit_stochastic draws it
+        order = np.arange(n, dtype=np.int64) if self.shuffle else None
         losses = np.empty(1)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                if order is not None:
+                    order = shuffle(order, random_state=self._random_state)
                 lr = self._lr if sgd else float(self.learning_rate_init)
-                status, _, rng_state = net.train_epochs(data, rng_state, losses, lr=lr, **settings)
+                status, _, _ = net.train_epochs(data, 0, losses, lr=lr, orders=order, **settings)
                 if status == _NONFINITE:
-                    raise ValueError("Solver produced non-finite parameter weights. The input "
-                                     "data may contain large values and need to be preprocessed.")
+                    if not self.early_stopping:
+                        raise ValueError("Solver produced non-finite parameter weights. The "
+                                         "input data may contain large values and need to be "
+                                         "preprocessed.")
+                    self._diverged(n)
+                    break
                 self.n_iter_ += 1
                 self.loss_ = float(losses[0])
                 self.t_ += n
@@ -278,6 +350,62 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.")
         if self.early_stopping and self._best is not None:  # the best validation score's weights
             self.coefs_, self.intercepts_ = self._best
+
+    def _diverged(self, n):
+        """Early stopping met a non-finite loss: scikit-learn trains on with
+        non-finite weights, each remaining epoch's validation score NaN (which
+        resets the no-improvement count: NaN compares false), up to max_iter,
+        then restores the best weights.  The same record, without computing
+        on NaN: the core has kept the last finite weights, which the best
+        ones then replace."""
+        for _ in range(self.n_iter_, self.max_iter):
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = np.nan
+            self.loss_curve_.append(np.nan)
+            self.validation_scores_.append(np.nan)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                print("Validation score: %f" % np.nan)
+            self._no_improvement_count = 0
+        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                      "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+
+    @property
+    def _optimizer(self):
+        """The learning rate the stochastic solver would use next, as
+        scikit-learn's ``_optimizer.learning_rate`` reads (tests use it)."""
+        if self.solver == "lbfgs" or "_lr" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no stochastic optimizer yet")
+        return types.SimpleNamespace(
+            learning_rate=self._lr if self.solver == "sgd" else float(self.learning_rate_init))
+
+    def _check_solver(self):
+        """partial_fit exists for the stochastic solvers only (scikit-learn's
+        available_if): for 'lbfgs', hasattr(est, 'partial_fit') is False."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def _loss_grad_lbfgs(self, packed, X, y, sample_weight=None, *buffers):
+        """scikit-learn's private L-BFGS objective, (loss, gradient) at the
+        parameters ``packed`` in its layout (all coefs_, then all intercepts_),
+        from the same core call as `_fit_lbfgs`; the network is left as it was.
+        ``buffers`` (scikit-learn's scratch lists) are not needed."""
+        if sample_weight is not None:
+            raise TypeError("_loss_grad_lbfgs does not take sample_weight")
+        net = self.network_
+        loss, loss_scale, grad_scale, clip = self._core_loss()
+        code, data = net.prepare(X, y, loss)
+        order = np.concatenate([w.ravel() for w in net._views(np.arange(net.n_params))[0]]
+                               + net._views(np.arange(net.n_params))[1])
+        point = np.empty(net.n_params, dtype=net.dtype)
+        point[order] = packed
+        grads = np.empty_like(point)
+        value = net._engine.objective(data, code, loss_scale, grad_scale, float(self.alpha), 0.0,
+                                      True, clip, point, grads)
+        return value, grads[order].astype(np.float64)
 
     def _stop(self):
         """scikit-learn's trigger_stopping: True to stop; 'adaptive' sgd divides
@@ -401,14 +529,15 @@ def _unsupported(est, method, args, kwargs):
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """scikit-learn's MLPClassifier (log-loss; sgd or adam) on nnext's C core.
+    """scikit-learn's MLPClassifier (log-loss; lbfgs, sgd or adam) on nnext's C core.
 
     Parameters, attributes and methods are scikit-learn's (see its
-    documentation), plus ``dtype`` ('float64' or 'float32': the network's
-    arithmetic) and ``network_``, the trained `nnext.Network`; ``coefs_`` and
+    documentation), plus ``dtype`` (None: X's dtype, as scikit-learn;
+    'float64' or 'float32': the network's arithmetic whatever X's) and
+    ``network_``, the trained `nnext.Network`; ``coefs_`` and
     ``intercepts_`` are views of its parameters.  Labels of any type; binary,
-    multiclass and multilabel (indicator matrix) targets.  ``solver='lbfgs'``
-    raises ValueError; ``fit`` takes no ``sample_weight``.
+    multiclass and multilabel (indicator matrix) targets.  ``fit`` takes no
+    ``sample_weight``.
     """
 
     def _validate_input(self, X, y, incremental, reset):
@@ -432,6 +561,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
 
+    @available_if(lambda est: est._check_solver())
     @signature_without_unexpected
     def partial_fit(self, X: Any, y: Any, classes: Any = None, *unsupported: Any,
                     **unsupported_kw: Any) -> Any:
@@ -477,7 +607,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """scikit-learn's MLPRegressor (half squared error; sgd or adam) on nnext's
+    """scikit-learn's MLPRegressor (half squared error; lbfgs, sgd or adam) on nnext's
     C core; see `MLPClassifier` for what differs.  Multi-output targets.
     ``loss='poisson'`` raises ValueError (only 'squared_error' is implemented)."""
 
@@ -490,7 +620,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64") -> None:
+                 dtype=None) -> None:
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
@@ -508,6 +638,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y
 
+    @available_if(lambda est: est._check_solver())
     @signature_without_unexpected
     def partial_fit(self, X: Any, y: Any, *unsupported: Any, **unsupported_kw: Any) -> Any:
         """One epoch over (X, y); returns self."""

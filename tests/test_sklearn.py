@@ -151,7 +151,7 @@ def test_regressor_partial_fit_and_verbose(capsys):
 
 
 @pytest.mark.parametrize("Est,params,exc,words", [
-    (MLPClassifier, dict(solver="lbfgs"), ValueError, "lbfgs"),
+    (MLPClassifier, dict(solver="newton"), ValueError, "solver"),
     (MLPRegressor, dict(loss="poisson"), ValueError, "poisson"),
     (MLPClassifier, dict(dtype="float16"), ValueError, "dtype"),
     (MLPClassifier, dict(alpha=-1.0), ValueError, "alpha"),
