@@ -543,10 +543,18 @@ class Network:
             Reshuffle the row order every epoch (from ``seed``).
         seed : None, int, RandomState or Generator
             Seeds the shuffling.
-        optimizer : "sgd" or "adam"
+        optimizer : "sgd", "adam" or "lbfgs"
             SGD with optional ``momentum`` (v = momentum*v - lr*g; w += v), or
             Adam (``beta1``, ``beta2``, ``eps``).  Optimizer state carries over
-            to the next fit with the same optimizer.
+            to the next fit with the same optimizer.  ``"lbfgs"``: scipy's
+            L-BFGS-B on the whole set (needs scipy), at most ``epochs``
+            iterations and ``max(15000, 4 * epochs)`` evaluations, stopping
+            earlier when scipy's tests (gtol 1e-5) say it converged; ``lr``
+            is unused, ``batch_size`` must be None and ``shuffle`` False, and
+            momentum, lr_schedule, validation_data, early_stopping,
+            trace_every and progress are refused; ``History.loss[e]`` is the
+            loss (with l2, l1) after iteration e, and its length the
+            iterations run.  No state carries over.
         nesterov : bool
             With ``"sgd"`` and momentum: Nesterov's momentum (v = momentum*v -
             lr*g; w += momentum*v - lr*g, scikit-learn's form).
@@ -634,7 +642,7 @@ class Network:
         # microseconds, of which each check is a few percent).
         d = _FIT_DEFAULTS
         if optimizer is not d["optimizer"]:
-            _checks.choice(optimizer, OPTIMIZERS, "optimizer")
+            _checks.choice(optimizer, (*OPTIMIZERS, "lbfgs"), "optimizer")
         if momentum is not d["momentum"]:
             momentum = _checks.real(momentum, "momentum", 0, 1, high_open=True)
         if beta1 is not d["beta1"]:
@@ -679,6 +687,11 @@ class Network:
             early_stopping = _checks.integer(early_stopping, "early_stopping (patience in epochs)", 1)
             if validation is None:
                 raise ValueError("early_stopping needs validation_data=(X_val, y_val) to watch")
+        if optimizer == "lbfgs":
+            return self._fit_lbfgs(data, code, loss, epochs, l2, l1, verbose, callback, dict(
+                batch_size=batch_size, shuffle=shuffle, momentum=momentum, lr_schedule=lr_schedule,
+                validation_data=validation_data, early_stopping=early_stopping,
+                trace_every=trace_every, progress=progress))
         n = data.X.shape[0]
         batch = n if batch_size is None else min(_checks.integer(batch_size, "batch_size", 1), n)
         try:
@@ -715,6 +728,56 @@ class Network:
         n_done = history._count()
         if n_done >= _STUCK_EPOCHS:
             self._hint_if_stuck(data, loss, n_done, float(losses[n_done - 1]), batch)
+        return history
+
+    def _fit_lbfgs(self, data, code, loss, epochs, l2, l1, verbose, callback, others):
+        """fit with optimizer="lbfgs" (see fit); `others`: fit's arguments that
+        L-BFGS does not take, which must be at their defaults."""
+        for name, value in others.items():
+            if value is not _FIT_DEFAULTS[name] and value != _FIT_DEFAULTS[name]:
+                shown = repr(value) if isinstance(value, (str, int, float)) else \
+                    f"<{type(value).__name__}>"
+                raise ValueError(f"{name}={shown} does not apply to optimizer='lbfgs', which "
+                                 f"minimises over the whole set (leave {name} at its default "
+                                 f"{_FIT_DEFAULTS[name]!r}, or use optimizer='sgd' or 'adam')")
+        try:
+            from . import _lbfgs
+        except ImportError:
+            raise ImportError("fit(..., optimizer='lbfgs') needs scipy, which is not installed: "
+                              "pip install scipy") from None
+        history = History(self)
+        with self._lock:
+            start = self._params.copy()  # (L-BFGS leaves the optimizer state alone)
+        losses = []
+
+        def after_iteration(x, value):
+            # each iteration's point written in: a callback sees it, and Ctrl-C leaves it
+            with self._writing():
+                self._params[...] = x
+            losses.append(value)
+            last = len(losses) - 1
+            if verbose and last % verbose == 0:
+                print(f"Epoch {last} loss: {value:.3f}")
+            if callback is not None and callback(last, self, value) is False:
+                raise StopIteration
+
+        if epochs:
+            result = _lbfgs.minimize(self, data, code, l2=l2, l1=l1, max_iter=epochs,
+                                     max_fun=max(15000, 4 * epochs), gtol=1e-5,
+                                     callback=after_iteration)
+            losses = losses[:result.nit]
+            history._extend(np.asarray(losses, dtype=np.float64))
+            if not (np.isfinite(result.x).all() and np.isfinite(result.fun)):
+                with self._writing():
+                    self._params[...] = start
+                err = FloatingPointError(
+                    f"loss became NaN or infinite during L-BFGS (loss={loss!r}); weights "
+                    f"restored to their values before this fit. Standardise X's columns, or "
+                    f"add l2")
+                err.history = history
+                raise err
+            with self._writing():
+                self._params[...] = result.x
         return history
 
     def _hint_if_stuck(self, data, loss, epochs, last_loss, batch):

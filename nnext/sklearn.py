@@ -230,42 +230,20 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, y):
         """scikit-learn's _fit_lbfgs: scipy's L-BFGS-B over the parameters as one
-        flat vector (nnext's block, W0, b0, W1, b1, ...), from the current ones.
-        Each evaluation is one call into the core, the objective (the loss plus
-        alpha/2 sum(W**2) / n) and its gradient over all rows into one buffer,
-        at scipy's point itself (float64), or at its float32 copy."""
-        import scipy
-        import scipy.optimize
+        flat vector (nnext's block, W0, b0, W1, b1, ...), from the current ones,
+        minimising the loss plus alpha/2 sum(W**2) / n (nnext._lbfgs: one core
+        call per evaluation)."""
         from sklearn.utils.optimize import _check_optimize_result
+
+        from . import _lbfgs
 
         net = self.network_
         loss, loss_scale, grad_scale, clip = self._core_loss()
         code, data = net.prepare(X, y, loss)
-        objective, alpha = net._engine.objective, float(self.alpha)
-        grads = np.empty(net.n_params, dtype=net.dtype)
-        if net.dtype == np.float64:
-            def value_and_gradient(x):
-                # scipy hands each call its own copy of x (float64, contiguous), and
-                # reads the gradient before it asks for the next point: both are
-                # used in place
-                return objective(data, code, loss_scale, grad_scale, alpha, 0.0, True, clip, x,
-                                 grads), grads
-        else:
-            point, grads64 = np.empty(net.n_params, dtype=net.dtype), np.empty(net.n_params)
-
-            def value_and_gradient(x):
-                np.copyto(point, x, casting="same_kind")
-                value = objective(data, code, loss_scale, grad_scale, alpha, 0.0, True, clip,
-                                  point, grads)
-                np.copyto(grads64, grads)
-                return value, grads64
-        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        # scipy 1.15 deprecated iprint (scikit-learn passes it to older ones only)
-        old_scipy = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)
-        result = scipy.optimize.minimize(
-            value_and_gradient, net._params.astype(np.float64), method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                     **({"iprint": iprint} if old_scipy else {})})
+        result = _lbfgs.minimize(
+            net, data, code, loss_scale=loss_scale, grad_scale=grad_scale, l2=float(self.alpha),
+            reg_per_row=True, prob_clip=clip, max_iter=self.max_iter, max_fun=self.max_fun,
+            gtol=self.tol, iprint=1 if self.verbose is True or self.verbose >= 1 else -1)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         if not np.isfinite(result.x).all():
