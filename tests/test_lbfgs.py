@@ -105,7 +105,7 @@ def test_lbfgs_refuses_what_it_does_not_use(kw):
 
 
 def test_lbfgs_on_overflowing_data_restores_the_weights():
-    net = start("linear", 2)
+    net = Network([4, 6, 2], activation="linear", init="xavier", seed=2)
     before = net._params.copy()
     with pytest.raises(FloatingPointError, match="L-BFGS.*restored"):
         net.fit(X * 1e200, Y, epochs=10, optimizer="lbfgs")
