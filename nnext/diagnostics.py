@@ -95,7 +95,8 @@ def _gradient_arrays(net, gradients):
     return dW, db
 
 
-def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, seed=0, tolerance=None):
+def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, seed=0, tolerance=None,
+                    sample_weight=None):
     """See `Network.check_gradients`.
 
     Each checked parameter w is moved by h = eps * max(1, |w|) both ways, on a
@@ -117,14 +118,14 @@ def check_gradients(net, X, y, loss, gradients=None, eps=1e-6, samples=None, see
     tolerance = _checks.real(tolerance, "tolerance", 0, low_open=True)
     rng = _rng(seed)
     if gradients is None:
-        dW, db = net.gradients(X, y, loss=loss)
+        dW, db = net.gradients(X, y, loss=loss, sample_weight=sample_weight)
         gradients = (dW, db)
     dW, db = _gradient_arrays(net, gradients)
     ref = Network.from_weights([w.astype(np.float64) for w in net.weights],
                                None if not net.bias else [b.astype(np.float64) for b in net.biases],
                                activation=_checks.activation_specs(net.activations, net.activation_params),
                                dtype="float64")
-    code, data = ref.prepare(X, y, loss)
+    code, data = ref.prepare(X, y, loss, sample_weight=sample_weight)
     ref_weights, ref_biases = ref.weights, ref.biases
     groups = [(l, "weights", ref_weights[l], dW[l]) for l in range(len(dW))]
     if net.bias:

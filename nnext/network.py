@@ -414,41 +414,50 @@ class Network:
             layers = [a[0] for a in layers]
         return layers
 
-    def loss(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> float:
-        """The loss of the network on ``(X, y)`` (see `fit` for the losses)."""
-        code, data = self._prepare(X, y, loss)
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
+             sample_weight: Optional[ArrayLike] = None) -> float:
+        """The loss of the network on ``(X, y)`` (see `fit` for the losses and
+        ``sample_weight``)."""
+        code, data = self._prepare(X, y, loss, sample_weight=sample_weight)
         with self._lock:
             return self._engine.loss(data, code)
 
-    def gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse"
+    def gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
+                  sample_weight: Optional[ArrayLike] = None
                   ) -> Tuple[List[NDArray[Any]], Optional[List[NDArray[Any]]]]:
-        """The gradient of ``loss`` at the current weights, over all of ``(X, y)``.
+        """The gradient of ``loss`` at the current weights, over all of ``(X, y)``
+        (its rows weighted by ``sample_weight``, as in `fit`).
 
         Returns ``(dW, db)``: lists shaped like `weights` and `biases`
         (``db`` is None without biases).  Changes nothing.
         """
-        code, data = self._prepare(X, y, loss)
+        code, data = self._prepare(X, y, loss, sample_weight=sample_weight)
         with self._lock:
             _, grads = self._engine.gradients(data, code)
         dW, db = self._views(grads)
         return dW, (db if self._bias else None)
 
-    def prepare(self, X: ArrayLike, y: ArrayLike, loss: str = "mse") -> Tuple[int, Any]:
-        """``(X, y)`` checked and converted once for this network and ``loss``:
-        returns ``(loss_code, data)`` for the engine's loss-based calls
-        (documented internal interface, used by `diagnostics`)."""
-        return self._prepare(X, y, loss)
+    def prepare(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
+                sample_weight: Optional[ArrayLike] = None) -> Tuple[int, Any]:
+        """``(X, y)`` (and the rows' weights) checked and converted once for
+        this network and ``loss``: returns ``(loss_code, data)`` for the
+        engine's loss-based calls, which weight the rows by ``sample_weight``
+        (documented internal interface, used by `diagnostics` and
+        nnext.sklearn)."""
+        return self._prepare(X, y, loss, sample_weight=sample_weight)
 
-    def _prepare(self, X, y, loss, names=("X", "y")):
+    def _prepare(self, X, y, loss, names=("X", "y"), sample_weight=None):
         """`prepare`, naming X and y as `names` in its errors."""
         code = _checks.check_loss(loss, self._activations[-1])
         Y = _checks.targets(y, loss, self._sizes[-1])
         try:
-            data = self._engine.data(X, Y)
-        except (TypeError, ValueError):
+            data = self._engine.data(X, Y, sample_weight)
+        except (TypeError, ValueError) as exc:
+            if "sample_weight" in str(exc):
+                raise
             dense = _checks.data_error(X, y, Y, self._sizes, self._dtype, loss, names)
             if dense is not None:  # X was a scipy sparse matrix
-                return self._prepare(dense, y, loss, names)
+                return self._prepare(dense, y, loss, names, sample_weight)
             raise
         if loss == "bce":
             Y = data.Y
@@ -466,7 +475,8 @@ class Network:
     def check_gradients(self, X: ArrayLike, y: ArrayLike, loss: str = "mse",
                         gradients: Optional[Tuple[Sequence[ArrayLike], Optional[Sequence[ArrayLike]]]] = None,
                         eps: float = 1e-6, samples: Optional[int] = None, seed: int = 0,
-                        tolerance: Optional[float] = None) -> "GradientCheck":
+                        tolerance: Optional[float] = None,
+                        sample_weight: Optional[ArrayLike] = None) -> "GradientCheck":
         """Compare the gradient with central finite differences computed in float64.
 
         Parameters
@@ -483,6 +493,8 @@ class Network:
             matrix / bias vector (None: all of them; at least 1).
         tolerance : float or None
             What `GradientCheck.ok` accepts (None: a default per dtype).
+        sample_weight : array_like (n,) or None
+            The rows' weights of the loss (as in `fit`), for both sides.
 
         Returns
         -------
@@ -492,7 +504,7 @@ class Network:
         """
         from .diagnostics import check_gradients
         return check_gradients(self, X, y, loss, gradients=gradients, eps=eps, samples=samples,
-                               seed=seed, tolerance=tolerance)
+                               seed=seed, tolerance=tolerance, sample_weight=sample_weight)
 
     def summary(self, loss: Optional[str] = None, batch_size: Optional[int] = None,
                 lr: Optional[float] = None, file: Optional[IO[str]] = None) -> None:
@@ -515,7 +527,8 @@ class Network:
             early_stopping: Optional[int] = None, trace_every: Optional[int] = None,
             l2: float = 0.0, l1: float = 0.0, nesterov: bool = False,
             lr_schedule: Union[str, Callable[[int], float]] = "constant",
-            power_t: float = 0.5, **unexpected: NoReturn) -> History:
+            power_t: float = 0.5, sample_weight: Optional[ArrayLike] = None,
+            **unexpected: NoReturn) -> History:
         """Train on ``(X, y)`` from the current weights; returns a `History`
         (which also forwards to the network: ``net.fit(X, y).predict(X)``).
 
@@ -573,6 +586,11 @@ class Network:
             then unused).  Constant within an epoch, for every optimizer.
         power_t : float
             The exponent of ``"invscaling"``.
+        sample_weight : array_like (n,) or None
+            Each row's weight (finite, >= 0, a positive sum): every batch's
+            loss becomes the weighted mean of its rows' losses (``"sse"``: the
+            weighted sum), and its gradient likewise; None weighs the rows
+            alike.  A weight of 2 is a row counted twice in its batch.
         verbose : bool or int
             ``True`` or 1 prints ``Epoch %d loss: %.3f`` every epoch, k > 1
             every k epochs (0-based epoch, loss over the whole training set
@@ -670,7 +688,7 @@ class Network:
         if shuffle is not d["shuffle"]:
             shuffle = _checks.boolean(shuffle, "shuffle")
         seed = _checks.check_seed(seed)
-        code, data = self._prepare(X, y, loss)
+        code, data = self._prepare(X, y, loss, sample_weight=sample_weight)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:

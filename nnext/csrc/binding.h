@@ -55,10 +55,11 @@ typedef struct {
     int busy;                  /* a call is running with the GIL released          */
 } EngineObject;
 
-/* X (n, sizes[0]) and Y (n, sizes[L]), validated for one engine's shape and dtype. */
+/* X (n, sizes[0]) and Y (n, sizes[L]), validated for one engine's shape and
+ * dtype, and W (n,), the rows' weights, or NULL. */
 typedef struct {
     PyObject_HEAD
-    PyArrayObject *X, *Y;
+    PyArrayObject *X, *Y, *W;
     int typenum;
     int64_t n_in, n_out;
 } DataObject;
@@ -86,6 +87,7 @@ double work_of(const EngineObject *self, npy_intp n);
 int poll_signals(void *ctx);
 int check_loss_code(int loss);
 DataObject *as_data(EngineObject *self, PyObject *data);
+const void *data_weights(DataObject *d);
 PyObject *engine_data(EngineObject *self, PyObject *args);
 PyObject *engine_predict(EngineObject *self, PyObject *X_obj);
 PyObject *engine_predict_nowait(EngineObject *self, PyObject *X_obj);

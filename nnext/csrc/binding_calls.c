@@ -113,6 +113,9 @@ int check_loss_code(int loss)
     return 0;
 }
 
+/* The rows' weights of data, or NULL. */
+const void *data_weights(DataObject *d) { return d->W ? PyArray_DATA(d->W) : NULL; }
+
 /* data as validated for this engine (a Data made by engine.data()). */
 DataObject *as_data(EngineObject *self, PyObject *data)
 {
@@ -134,11 +137,53 @@ DataObject *as_data(EngineObject *self, PyObject *data)
     return d;
 }
 
-/* data(X, Y) -> Data: X (n, n_in) and Y (n, n_out) validated together, once. */
+/* sample_weight as the rows' weights: n values of the engine's dtype (cast),
+ * aligned and C-contiguous, finite, >= 0, with a positive sum; NULL with an
+ * exception naming it. */
+static PyArrayObject *to_weights(EngineObject *self, PyObject *obj, npy_intp n)
+{
+    if (PyArray_Check(obj) && PyArray_ISCOMPLEX((PyArrayObject *)obj)) {
+        PyErr_SetString(PyExc_TypeError, "sample_weight must be real numbers, got a complex array");
+        return NULL;
+    }
+    PyArray_Descr *descr = PyArray_DescrFromType(self->typenum);
+    if (!descr) return NULL;
+    PyArrayObject *w = (PyArrayObject *)PyArray_FromAny(
+        obj, descr, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST, NULL);
+    if (!w) return NULL;
+    if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != n) {
+        PyObject *shape = shape_of(w);
+        if (shape)
+            PyErr_Format(PyExc_ValueError, "sample_weight must be 1-D, one weight per row of X "
+                         "(%lld), got shape %R", (long long)n, shape);
+        Py_XDECREF(shape);
+        Py_DECREF(w);
+        return NULL;
+    }
+    double sum = 0;
+    int bad = 0;
+    for (npy_intp i = 0; i < n && !bad; i++) {
+        const double v = self->typenum == NPY_DOUBLE ? ((const double *)PyArray_DATA(w))[i]
+                                                     : (double)((const float *)PyArray_DATA(w))[i];
+        bad = !(isfinite(v) && v >= 0);
+        sum += v;
+    }
+    if (bad || !(sum > 0) || !isfinite(sum)) {
+        PyErr_SetString(PyExc_ValueError, bad ? "sample_weight must be finite and >= 0"
+                                              : "sample_weight must have a positive, finite sum");
+        Py_DECREF(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* data(X, Y, sample_weight=None) -> Data: X (n, n_in), Y (n, n_out) and the
+ * rows' weights validated together, once. */
 PyObject *engine_data(EngineObject *self, PyObject *args)
 {
-    PyObject *X_obj, *Y_obj;
-    if (!PyArg_ParseTuple(args, "OO", &X_obj, &Y_obj) || engine_ready(self) < 0) return NULL;
+    PyObject *X_obj, *Y_obj, *W_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "OO|O", &X_obj, &Y_obj, &W_obj) || engine_ready(self) < 0)
+        return NULL;
     PyObject *mod = PyType_GetModule(Py_TYPE(self));
     module_state *st = mod ? PyModule_GetState(mod) : NULL;
     if (!st) return NULL;
@@ -161,14 +206,18 @@ PyObject *engine_data(EngineObject *self, PyObject *args)
         Py_DECREF(Y);
         return NULL;
     }
-    DataObject *d = PyObject_New(DataObject, (PyTypeObject *)st->data_type);
+    PyArrayObject *W = W_obj == Py_None ? NULL : to_weights(self, W_obj, PyArray_DIM(X, 0));
+    DataObject *d = W_obj == Py_None || W ? PyObject_New(DataObject, (PyTypeObject *)st->data_type)
+                                          : NULL;
     if (!d) {
         Py_DECREF(X);
         Py_DECREF(Y);
+        Py_XDECREF(W);
         return NULL;
     }
     d->X = X; /* references handed over */
     d->Y = Y;
+    d->W = W;
     d->typenum = self->typenum;
     d->n_in = self->sizes[0];
     d->n_out = self->sizes[L];
@@ -358,7 +407,8 @@ PyObject *engine_loss(EngineObject *self, PyObject *args)
     nn_workspace *ws = engine_workspace(self, n < CHUNK_ROWS ? n : CHUNK_ROWS, &owned);
     if (!ws || core_begin(self, work_of(self, n), &call) < 0) return NULL;
     const double value = self->ops->loss_value(&self->net, params_data(self), ws, loss,
-                                               PyArray_DATA(d->X), PyArray_DATA(d->Y), n);
+                                               PyArray_DATA(d->X), PyArray_DATA(d->Y),
+                                               data_weights(d), n);
     if (core_end(self, &call) < 0) return NULL;
     return PyFloat_FromDouble(value);
 }
@@ -381,8 +431,8 @@ PyObject *engine_gradients(EngineObject *self, PyObject *args)
         return NULL;
     }
     const double value = self->ops->gradients(&self->net, params_data(self), ws, loss,
-                                              PyArray_DATA(d->X), PyArray_DATA(d->Y), n,
-                                              PyArray_DATA(grads));
+                                              PyArray_DATA(d->X), PyArray_DATA(d->Y),
+                                              data_weights(d), n, PyArray_DATA(grads));
     if (owned) nn_workspace_free(ws);
     if (core_end(self, &call) < 0) {
         Py_DECREF(grads);
@@ -441,6 +491,7 @@ PyObject *engine_objective(EngineObject *self, PyObject *args)
     PyArrayObject *params = params_obj == Py_None ? self->params
                                                   : param_block(self, params_obj, "params", 0);
     if (!grads || !params) return NULL;
+    cfg.sample_weight = data_weights(d);
     const npy_intp n = PyArray_DIM(d->X, 0);
     int owned;
     nn_workspace *ws = engine_workspace(self, n, &owned);

@@ -218,6 +218,7 @@ static PyObject *train_parsed(EngineObject *self, PyObject *data_obj, nn_train_c
     cfg.rng_state = rng_state;
     cfg.adam_step = self->adam_step;
     cfg.n_epochs = n_epochs;
+    cfg.sample_weight = data_weights(d);
     core_call call;
     if (core_begin(self, 3 * work_of(self, n) * (double)n_epochs, &call) < 0) return NULL;
     if (call.ts) { /* the poll needs the GIL released */

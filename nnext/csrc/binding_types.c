@@ -254,6 +254,7 @@ static void data_dealloc(DataObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     Py_XDECREF(self->X);
     Py_XDECREF(self->Y);
+    Py_XDECREF(self->W);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -261,6 +262,7 @@ static void data_dealloc(DataObject *self)
 static PyMemberDef data_members[] = {
     {"X", T_OBJECT_EX, offsetof(DataObject, X), READONLY, "the validated inputs (n, n_in)"},
     {"Y", T_OBJECT_EX, offsetof(DataObject, Y), READONLY, "the validated targets (n, n_out)"},
+    {"W", T_OBJECT, offsetof(DataObject, W), READONLY, "the rows' weights (n,), or None"},
     {NULL, 0, 0, 0, NULL},
 };
 

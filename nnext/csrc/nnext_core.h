@@ -183,6 +183,12 @@ typedef struct {
                                [0, n): epoch e visits the rows in the order
                                epoch_order[e n .. e n + n - 1] (shuffle and
                                rng_state are then unused)                  */
+    const void *sample_weight; /* NULL, or n row weights (T, finite, >= 0): each
+                               batch's loss the weighted mean of its rows'
+                               (sse: the weighted sum; 0 for weights summing
+                               to 0), its gradient likewise; reg_per_row
+                               then divides by the batch's weight sum
+                               (scikit-learn's sample_weight)              */
 } nn_train_config;
 
 /* Blocks of nn_param_count values in opt_state, which also names the
@@ -296,7 +302,8 @@ int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
      * (ws with max_batch >= n): the loss (clipped by cfg->prob_clip) times            \
      * loss_scale plus the regularisation (l2, l1, reg_per_row); grads receives its     \
      * gradient.  Only cfg's loss, scales, l2, l1, reg_per_row and prob_clip are read.  \
-     * Returns the objective (NaN when the poll stopped it). */                         \
+     * cfg->sample_weight weights the rows.  Returns the objective (NaN when the poll   \
+     * stopped it). */                                                                  \
     double nn_objective_##S(const nn_net *net, const T *params, nn_workspace *ws,       \
                             const nn_train_config *cfg, const T *X, const T *Y,         \
                             int64_t n, T *grads);                                       \
@@ -327,13 +334,14 @@ typedef struct {
                     int64_t n);
     void (*predict)(const nn_net *net, const void *params, nn_workspace *ws, const void *X,
                     int64_t n, void *out);
+    /* w: NULL, or the n rows' weights (see nn_train_config's sample_weight) */
     double (*loss_value)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
-                         const void *X, const void *Y, int64_t n);
+                         const void *X, const void *Y, const void *w, int64_t n);
     void (*backward)(const nn_net *net, const void *params, const void *const *acts,
                      const void *const *pre, const void *Y, int64_t n, int loss,
                      void *const *errors, void *const *deltas, void *grads);
     double (*gradients)(const nn_net *net, const void *params, nn_workspace *ws, int loss,
-                        const void *X, const void *Y, int64_t n, void *grads);
+                        const void *X, const void *Y, const void *w, int64_t n, void *grads);
     double (*objective)(const nn_net *net, const void *params, nn_workspace *ws,
                         const nn_train_config *cfg, const void *X, const void *Y, int64_t n,
                         void *grads);

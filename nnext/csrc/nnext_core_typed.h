@@ -66,9 +66,10 @@ static void FN(predict_any)(const nn_net *net, const void *params, nn_workspace 
 }
 
 static double FN(loss_value_any)(const nn_net *net, const void *params, nn_workspace *ws,
-                                 int loss, const void *X, const void *Y, int64_t n)
+                                 int loss, const void *X, const void *Y, const void *w,
+                                 int64_t n)
 {
-    return FN(nn_loss_value)(net, params, ws, loss, X, Y, n);
+    return FN(loss_value_w)(net, params, ws, loss, X, Y, w, n);
 }
 
 static void FN(backward_any)(const nn_net *net, const void *params, const void *const *acts,
@@ -80,9 +81,10 @@ static void FN(backward_any)(const nn_net *net, const void *params, const void *
 }
 
 static double FN(gradients_any)(const nn_net *net, const void *params, nn_workspace *ws,
-                                int loss, const void *X, const void *Y, int64_t n, void *grads)
+                                int loss, const void *X, const void *Y, const void *w,
+                                int64_t n, void *grads)
 {
-    return FN(nn_gradients)(net, params, ws, loss, X, Y, n, grads);
+    return FN(gradients_w)(net, params, ws, loss, X, Y, w, n, grads);
 }
 
 static double FN(objective_any)(const nn_net *net, const void *params, nn_workspace *ws,

@@ -237,6 +237,45 @@ NN_INLINE double FN(loss_forward_clipped)(int loss, const T *p, const T *y, int6
     return FN(loss_scale)(loss, sum, batch, k);
 }
 
+/* The weighted sum of the rows' losses, each row's FN(loss_forward) alone (or
+ * FN(loss_forward_clipped) when clip > 0) times w[r]; *w_sum receives the
+ * sum of the weights.  The weighted loss is this divided by *w_sum (0 when
+ * that is 0), except sse's, the sum itself (FN(weighted_loss)). */
+NN_INLINE double FN(loss_rows_weighted)(int loss, const T *p, const T *z, const T *y,
+                                        const T *w, int64_t batch, int64_t k, T clip,
+                                        double *w_sum)
+{
+    double total = 0, sum = 0;
+    for (int64_t r = 0; r < batch; r++) {
+        const T *pr = p + r * k, *yr = y + r * k, *zr = z ? z + r * k : NULL;
+        const double row = clip > 0 ? FN(loss_forward_clipped)(loss, pr, yr, 1, k, clip)
+                                    : FN(loss_forward)(loss, pr, zr, yr, 1, k, k, 1);
+        total += (double)w[r] * row;
+        sum += (double)w[r];
+    }
+    *w_sum = sum;
+    return total;
+}
+
+NN_INLINE double FN(weighted_loss)(int loss, double total, double w_sum)
+{
+    return loss == NN_SSE ? total : w_sum > 0 ? total / w_sum : 0.0;
+}
+
+/* delta (batch, k), the gradient (dL/dp or dL/dz, row by row) of the batch's
+ * unweighted loss, made the weighted loss's: row r times w[r] batch / sum(w)
+ * (w[r] for sse; 0 when the weights sum to 0). */
+NN_INLINE void FN(weight_rows)(int loss, T *delta, const T *w, int64_t batch, int64_t k)
+{
+    double sum = 0;
+    for (int64_t r = 0; r < batch; r++) sum += (double)w[r];
+    const double scale = loss == NN_SSE ? 1.0 : sum > 0 ? (double)batch / sum : 0.0;
+    for (int64_t r = 0; r < batch; r++) {
+        const T f = (T)((double)w[r] * scale);
+        for (int64_t j = 0; j < k; j++) delta[r * k + j] *= f;
+    }
+}
+
 double FN(nn_loss_forward)(int loss, const T *p, const T *y, int64_t batch, int64_t k)
 {
     return FN(loss_forward)(loss, p, NULL, y, batch, k, k, 1);

@@ -149,33 +149,52 @@ void FN(nn_predict)(const nn_net *net, const T *params, nn_workspace *ws, const 
     }
 }
 
-double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
-                         const T *X, const T *Y, int64_t n)
+/* nn_loss_value, its rows weighted by w (n,) unless w is NULL. */
+static double FN(loss_value_w)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                               const T *X, const T *Y, const T *w, int64_t n)
 {
     const int L = net->n_layers;
     const int64_t n_in = net->sizes[0], k = net->sizes[L];
     const int keep_z = FN(loss_from_z)(loss, net->activations[L - 1]);
-    double total = 0;
+    double total = 0, w_total = 0;
     for (int64_t r = 0; r < n && !nn_poll_due(); r += ws->max_batch) {
         const int64_t b = n - r < ws->max_batch ? n - r : ws->max_batch;
         const T *p = FN(ws_forward)(net, params, ws, X + r * n_in, b, keep_z);
-        const double part = FN(loss_forward)(loss, p, keep_z ? (const T *)ws->z : NULL,
-                                             Y + r * k, b, k, k, 1);
+        const T *z = keep_z ? (const T *)ws->z : NULL;
+        if (w) {
+            double w_sum;
+            total += FN(loss_rows_weighted)(loss, p, z, Y + r * k, w + r, b, k, 0, &w_sum);
+            w_total += w_sum;
+            continue;
+        }
+        const double part = FN(loss_forward)(loss, p, z, Y + r * k, b, k, k, 1);
         /* sse is a sum; the others are means over rows */
         total += loss == NN_SSE ? part : part * (double)b;
     }
+    if (w) return FN(weighted_loss)(loss, total, w_total);
     return loss == NN_SSE ? total : total / (double)n;
 }
 
-void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts,
-                     const T *const *pre, const T *Y, int64_t n, int loss, T *const *errors,
-                     T *const *deltas, T *grads)
+double FN(nn_loss_value)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                         const T *X, const T *Y, int64_t n)
+{
+    return FN(loss_value_w)(net, params, ws, loss, X, Y, NULL, n);
+}
+
+/* nn_backward, the rows weighted by w (n,) unless w is NULL. */
+static void FN(backward_w)(const nn_net *net, const T *params, const T *const *acts,
+                           const T *const *pre, const T *Y, const T *w, int64_t n, int loss,
+                           T *const *errors, T *const *deltas, T *grads)
 {
     const int L = net->n_layers;
     const int64_t k = net->sizes[L];
     if (errors) FN(nn_loss_gradient)(loss, errors[L], acts[L], Y, n, k);
     FN(nn_loss_backward)(loss, net->activations[L - 1], nn_layer_param(net, L - 1), deltas[L],
                          acts[L], Y, n, k);
+    if (w) {
+        if (errors) FN(weight_rows)(loss, errors[L], w, n, k);
+        FN(weight_rows)(loss, deltas[L], w, n, k);
+    }
     for (int l = L - 1; l >= 0; l--) {
         const int64_t n_in = net->sizes[l], cols = nn_layer_cols(net, l);
         T *d_biases = net->has_bias ? grads + nn_bias_offset(net, l) : NULL;
@@ -194,8 +213,16 @@ void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts,
     }
 }
 
-double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
-                        const T *X, const T *Y, int64_t n, T *grads)
+void FN(nn_backward)(const nn_net *net, const T *params, const T *const *acts,
+                     const T *const *pre, const T *Y, int64_t n, int loss, T *const *errors,
+                     T *const *deltas, T *grads)
+{
+    FN(backward_w)(net, params, acts, pre, Y, NULL, n, loss, errors, deltas, grads);
+}
+
+/* nn_gradients, the rows weighted by w (n,) unless w is NULL. */
+static double FN(gradients_w)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                              const T *X, const T *Y, const T *w, int64_t n, T *grads)
 {
     const int L = net->n_layers;
     const int64_t k = net->sizes[L];
@@ -208,11 +235,24 @@ double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, in
     }
     FN(forward_z)(net, params, acts, (T *const *)ws->pre, keep_z ? (T *)ws->z : NULL, n);
     if ((double)n * (double)nn_param_count(net) >= NN_POLL_WORK && nn_poll_stopped()) return NAN;
-    const double value = FN(loss_forward)(loss, acts[L], keep_z ? (const T *)ws->z : NULL, Y, n,
-                                          k, k, 1);
-    FN(nn_backward)(net, params, (const T *const *)acts, (const T *const *)ws->pre, Y, n, loss,
-                    NULL, deltas, grads);
+    const T *z = keep_z ? (const T *)ws->z : NULL;
+    double value;
+    if (w) {
+        double w_sum;
+        const double total = FN(loss_rows_weighted)(loss, acts[L], z, Y, w, n, k, 0, &w_sum);
+        value = FN(weighted_loss)(loss, total, w_sum);
+    } else {
+        value = FN(loss_forward)(loss, acts[L], z, Y, n, k, k, 1);
+    }
+    FN(backward_w)(net, params, (const T *const *)acts, (const T *const *)ws->pre, Y, w, n, loss,
+                   NULL, deltas, grads);
     return value;
+}
+
+double FN(nn_gradients)(const nn_net *net, const T *params, nn_workspace *ws, int loss,
+                        const T *X, const T *Y, int64_t n, T *grads)
+{
+    return FN(gradients_w)(net, params, ws, loss, X, Y, NULL, n, grads);
 }
 
 /* One step of plain SGD (no momentum) on rows X (n <= the workspace's batch),

@@ -101,24 +101,24 @@ NN_INLINE int FN(config_plain)(const nn_train_config *cfg)
     return cfg->l2 == 0 && cfg->l1 == 0 && !cfg->nesterov && !cfg->adam_folded &&
            !cfg->loss_by_rows && (cfg->loss_scale == 0 || cfg->loss_scale == 1) &&
            (cfg->grad_scale == 0 || cfg->grad_scale == 1) && cfg->prob_clip == 0 &&
-           !cfg->epoch_order;
+           !cfg->epoch_order && !cfg->sample_weight;
 }
 
-/* The loss's gradient grads (P,) of a step over b rows made the objective's:
+/* The loss's gradient grads (P,) of a step over a batch made the objective's:
  * times cfg->grad_scale, plus the regularisation's gradient l2 W + l1 sign(W)
- * on the weights (not the biases), l2 and l1 divided by b with reg_per_row.
- * Returns the regularisation's value l2/2 sum W^2 + l1 sum |W| (the same
- * division). */
+ * on the weights (not the biases), l2 and l1 divided by rows (the batch's
+ * rows, or its weight sum) with reg_per_row.  Returns the regularisation's
+ * value l2/2 sum W^2 + l1 sum |W| (the same division). */
 static double FN(regularise)(const nn_net *net, const T *params, T *grads, int64_t P,
-                             const nn_train_config *cfg, int64_t b)
+                             const nn_train_config *cfg, double rows)
 {
     if (cfg->grad_scale != 0 && cfg->grad_scale != 1) {
         const T s = (T)cfg->grad_scale;
         for (int64_t i = 0; i < P; i++) grads[i] *= s;
     }
     if (cfg->l2 == 0 && cfg->l1 == 0) return 0;
-    const double l2 = cfg->reg_per_row ? cfg->l2 / (double)b : cfg->l2;
-    const double l1 = cfg->reg_per_row ? cfg->l1 / (double)b : cfg->l1;
+    const double l2 = cfg->reg_per_row ? cfg->l2 / rows : cfg->l2;
+    const double l1 = cfg->reg_per_row ? cfg->l1 / rows : cfg->l1;
     const T c2 = (T)l2, c1 = (T)l1;
     double squares = 0, absolutes = 0;
     for (int l = 0; l < net->n_layers; l++) {

@@ -14,6 +14,7 @@ typedef struct {
     T *y_batch;  /* (B, k) */
     T *grads;    /* (P,) general path */
     T *hidden;   /* (B, cols_0 + ... + cols_{L-2}) general path: plain SGD's deltas */
+    T *w_batch;  /* (B,) shuffled rows' weights, with sample_weight */
     nn_workspace *ws;
     int64_t *order; /* (n,) the epoch's row order when shuffling, else NULL */
     FN(fused_bufs) fused;
@@ -54,28 +55,44 @@ static void FN(shuffle_rows)(int64_t *order, int64_t n, uint64_t *rng_state)
     }
 }
 
-/* A step's objective from nn_gradients' loss over rows Y (b of them, whose
- * outputs ws holds): the loss clipped (cfg->prob_clip) and scaled, plus the
- * regularisation; grads made the objective's (FN(regularise)). */
+/* A step's objective from FN(gradients_w)'s loss over rows Y (b of them,
+ * whose outputs ws holds; weights w or NULL): the loss clipped
+ * (cfg->prob_clip) and scaled, plus the regularisation; grads made the
+ * objective's (FN(regularise)). */
 static double FN(step_objective)(const nn_net *net, const T *params, nn_workspace *ws,
-                                 const nn_train_config *cfg, const T *Y, int64_t b,
+                                 const nn_train_config *cfg, const T *Y, const T *w, int64_t b,
                                  double loss, T *grads)
 {
+    const int L = net->n_layers;
+    double rows = (double)b;
+    if (w) { /* the weight sum divides the regularisation (0: the rows) */
+        double w_sum = 0;
+        for (int64_t r = 0; r < b; r++) w_sum += (double)w[r];
+        rows = w_sum > 0 ? w_sum : rows;
+    }
     if (cfg->prob_clip > 0) {
-        const int L = net->n_layers;
-        loss = FN(loss_forward_clipped)(cfg->loss, FN(ws_act)(ws, L), Y, b, net->sizes[L],
-                                        (T)cfg->prob_clip);
+        const T *p = FN(ws_act)(ws, L);
+        const int64_t k = net->sizes[L];
+        if (w) {
+            double w_sum;
+            const double total = FN(loss_rows_weighted)(cfg->loss, p, NULL, Y, w, b, k,
+                                                        (T)cfg->prob_clip, &w_sum);
+            loss = FN(weighted_loss)(cfg->loss, total, w_sum);
+        } else {
+            loss = FN(loss_forward_clipped)(cfg->loss, p, Y, b, k, (T)cfg->prob_clip);
+        }
     }
     return loss * (cfg->loss_scale != 0 ? cfg->loss_scale : 1.0) +
-           FN(regularise)(net, params, grads, nn_param_count(net), cfg, b);
+           FN(regularise)(net, params, grads, nn_param_count(net), cfg, rows);
 }
 
 double FN(nn_objective)(const nn_net *net, const T *params, nn_workspace *ws,
                         const nn_train_config *cfg, const T *X, const T *Y, int64_t n, T *grads)
 {
-    const double loss = FN(nn_gradients)(net, params, ws, cfg->loss, X, Y, n, grads);
+    const T *w = cfg->sample_weight;
+    const double loss = FN(gradients_w)(net, params, ws, cfg->loss, X, Y, w, n, grads);
     if ((double)n * (double)nn_param_count(net) >= NN_POLL_WORK && nn_poll_stopped()) return NAN;
-    return FN(step_objective)(net, params, ws, cfg, Y, n, loss, grads);
+    return FN(step_objective)(net, params, ws, cfg, Y, w, n, loss, grads);
 }
 
 /* Epochs 0 .. n_epochs-1, each step general or fused (a constant).
@@ -114,15 +131,18 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
         int finite = 1, interrupted = 0;
         for (int64_t r = 0; r < n; r += B) {
             const int64_t b = n - r < B ? n - r : B;
-            const T *xb = X + r * n_in, *yb = Y + r * k;
+            const T *weights = cfg->sample_weight;
+            const T *xb = X + r * n_in, *yb = Y + r * k, *wb = weights ? weights + r : NULL;
             if (order) { /* gather the batch's rows */
                 for (int64_t i = 0; i < b; i++) {
                     memcpy(bb->x_batch + i * n_in, X + order[r + i] * n_in,
                            (size_t)n_in * sizeof(T));
                     memcpy(bb->y_batch + i * k, Y + order[r + i] * k, (size_t)k * sizeof(T));
+                    if (weights) bb->w_batch[i] = weights[order[r + i]];
                 }
                 xb = bb->x_batch;
                 yb = bb->y_batch;
+                wb = weights ? bb->w_batch : NULL;
             }
             double loss;
             if (fused) {
@@ -141,13 +161,14 @@ NN_INLINE nn_status FN(epochs)(const nn_net *net, T *params, T *opt_state, const
                 }
                 finite = isfinite(loss);
             } else {
-                loss = FN(nn_gradients)(net, params, bb->ws, cfg->loss, xb, yb, b, bb->grads);
+                loss = FN(gradients_w)(net, params, bb->ws, cfg->loss, xb, yb, wb, b, bb->grads);
                 if (step_work >= NN_POLL_WORK && nn_poll_stopped()) { /* mid-step: not taken */
                     interrupted = 1;
                     break;
                 }
                 if (!plain) /* the clipping, the loss's scales and the regularisation */
-                    loss = FN(step_objective)(net, params, bb->ws, cfg, yb, b, loss, bb->grads);
+                    loss = FN(step_objective)(net, params, bb->ws, cfg, yb, wb, b, loss,
+                                              bb->grads);
                 finite = isfinite(loss);
                 if (finite) FN(apply_update)(params, bb->grads, opt_state, P, cfg);
             }
@@ -249,7 +270,8 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
         return NN_ERR_NOMEM;
     int64_t hidden_width = 0;
     for (int l = 1; l < L; l++) hidden_width += nn_layer_cols(net, l - 1); /* valid net: fits */
-    if (nn_mul_add(&extra, fused ? 0 : B, hidden_width, extra))
+    if (nn_mul_add(&extra, fused ? 0 : B, hidden_width, extra) ||
+        nn_mul_add(&extra, cfg->sample_weight ? B : 0, 1, extra))
         return NN_ERR_NOMEM;
     nn_workspace *ws = nn_ws_new(net, fused ? NN_LANES : B, sizeof(T), extra,
                                  cfg->shuffle && !cfg->epoch_order ? n : 0);
@@ -262,6 +284,7 @@ nn_status FN(nn_train)(const nn_net *net, T *params, T *opt_state, const T *X, c
     bb.x_batch = bb.y_batch + B * k;
     bb.grads = (T *)ws->grads;
     bb.hidden = fused ? NULL : bb.x_batch + B * n_in + k * NN_LANES;
+    bb.w_batch = cfg->sample_weight ? bb.hidden + B * hidden_width : NULL;
     bb.ws = ws;
     bb.order = ws->order;
     nn_status status;
