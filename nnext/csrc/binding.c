@@ -152,6 +152,38 @@ static PyObject *core_interrupt_all(PyObject *module, PyObject *Py_UNUSED(ignore
     Py_RETURN_NONE;
 }
 
+/* _watch(token) -> the token watched before: the calling thread's calls stop
+ * with KeyboardInterrupt once token.is_set() (binding_calls.c); None stops
+ * watching. */
+static PyObject *core_watch(PyObject *module, PyObject *token)
+{
+    (void)module;
+    if (token != Py_None && !PyObject_HasAttrString(token, "is_set")) {
+        PyErr_Format(PyExc_TypeError, "_watch takes a threading.Event or None, got %.80s",
+                     Py_TYPE(token)->tp_name);
+        return NULL;
+    }
+    PyObject *dict = PyThreadState_GetDict();
+    if (!dict) {
+        PyErr_SetString(PyExc_RuntimeError, "_watch: no thread state dict");
+        return NULL;
+    }
+    PyObject *before = PyDict_GetItemString(dict, CANCEL_KEY); /* borrowed */
+    Py_XINCREF(before);
+    if (token == Py_None) {
+        if (before && PyDict_DelItemString(dict, CANCEL_KEY) < 0) goto fail;
+        if (before) atomic_fetch_sub(&cancel_watchers, 1);
+    } else {
+        if (PyDict_SetItemString(dict, CANCEL_KEY, token) < 0) goto fail;
+        if (!before) atomic_fetch_add(&cancel_watchers, 1);
+    }
+    if (before) return before;
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(before);
+    return NULL;
+}
+
 /* The polls for Ctrl-C made so far by all calls (poll_count). */
 static PyObject *core_polls(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -191,6 +223,9 @@ static PyMethodDef module_methods[] = {
      "both C-contiguous, and src is finite; else False and dst untouched."},
     {"_interrupt_all", core_interrupt_all, METH_NOARGS,
      "_interrupt_all(): every call running in another thread stops with KeyboardInterrupt."},
+    {"_watch", core_watch, METH_O,
+     "_watch(token) -> the token watched before: this thread's calls stop with "
+     "KeyboardInterrupt once token.is_set() (a threading.Event); None stops watching."},
     {"_polls", core_polls, METH_NOARGS,
      "_polls() -> the polls for Ctrl-C made so far by every call (for tests)."},
     {"set_num_threads", core_set_num_threads, METH_O,

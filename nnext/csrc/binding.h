@@ -75,8 +75,12 @@ PyArrayObject *to_matrix(EngineObject *self, PyObject *obj, npy_intp ncols, cons
 typedef struct {
     PyThreadState *ts;
     unsigned long generation; /* interrupt_generation when the call began */
+    PyObject *cancel;         /* the token the calling thread watches (a reference), or NULL */
 } core_call;
 extern atomic_ulong interrupt_generation;
+extern atomic_int cancel_watchers;
+#define CANCEL_KEY "nnext._core.cancel" /* the token's key in the thread state's dict */
+PyObject *watched_token(void);
 extern atomic_ulong poll_count;
 int engine_ready(EngineObject *self);
 void *params_data(EngineObject *self);

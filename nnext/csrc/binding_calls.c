@@ -35,8 +35,36 @@ atomic_ulong interrupt_generation;
  * loaded machine cannot stretch as it stretches the time. */
 atomic_ulong poll_count;
 
-/* The poll (nnext_runtime.h): take the GIL for a moment, look for Ctrl-C and
- * for _interrupt_all(); non-zero, with the exception set, to stop. */
+/* Cancellation tokens: a thread that calls _watch(token) has each of its calls
+ * stop with KeyboardInterrupt once token.is_set() is true (a threading.Event),
+ * at the call's start and at its polls, as Ctrl-C stops a call of the main
+ * thread.  Only that thread's calls watch it: sweep cancels its own runs, and
+ * nothing else.  The token is kept in the thread state's dict; cancel_watchers
+ * counts the threads watching one, so that a call looks it up only then. */
+atomic_int cancel_watchers;
+
+/* The token the calling thread watches (borrowed), or NULL; the GIL held. */
+PyObject *watched_token(void)
+{
+    if (!atomic_load(&cancel_watchers)) return NULL;
+    PyObject *dict = PyThreadState_GetDict();
+    return dict ? PyDict_GetItemString(dict, CANCEL_KEY) : NULL;
+}
+
+/* 1 with KeyboardInterrupt set when token is set, -1 with its error, 0 when not. */
+static int token_cancelled(PyObject *token)
+{
+    PyObject *flag = PyObject_CallMethod(token, "is_set", NULL);
+    if (!flag) return -1;
+    const int set = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    if (set > 0) PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+    return set;
+}
+
+/* The poll (nnext_runtime.h): take the GIL for a moment, look for Ctrl-C, for
+ * _interrupt_all() and for the call's token; non-zero, with the exception set,
+ * to stop. */
 int poll_signals(void *ctx)
 {
     core_call *c = ctx;
@@ -47,6 +75,7 @@ int poll_signals(void *ctx)
         PyErr_SetNone(PyExc_KeyboardInterrupt);
         stop = 1;
     }
+    if (!stop && c->cancel) stop = token_cancelled(c->cancel) != 0;
     c->ts = PyEval_SaveThread();
     return stop;
 }
@@ -58,10 +87,15 @@ int poll_signals(void *ctx)
 int core_begin(EngineObject *self, double work, core_call *call)
 {
     call->ts = NULL;
+    call->cancel = NULL;
     if (engine_idle(self) < 0) return -1;
+    PyObject *token = watched_token();
+    if (token && token_cancelled(token) != 0) return -1; /* cancelled: nothing done */
     self->busy = 1;
     if (work > GIL_RELEASE_WORK) {
         call->generation = atomic_load(&interrupt_generation);
+        call->cancel = token;
+        Py_XINCREF(token); /* (the thread may watch another one before the call ends) */
         call->ts = PyEval_SaveThread();
         nn_poll_begin(poll_signals, call);
     }
@@ -76,6 +110,7 @@ int core_end(EngineObject *self, core_call *call)
     if (call->ts) {
         interrupted = nn_poll_end();
         PyEval_RestoreThread(call->ts);
+        Py_CLEAR(call->cancel);
     }
     self->busy = 0;
     if (interrupted && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
