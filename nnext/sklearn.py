@@ -45,7 +45,8 @@ try:
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                          validate_data)
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
                       "pip install 'scikit-learn>=1.6'") from exc
@@ -142,14 +143,16 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ fitting
 
     @signature_without_unexpected
-    def fit(self, X: Any, y: Any, *unsupported: Any, **unsupported_kw: Any) -> "Any":
-        """Fit the model to X and y (class labels or real targets); returns self."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *unsupported: Any,
+            **unsupported_kw: Any) -> "Any":
+        """Fit the model to X and y (class labels or real targets), each row's
+        loss weighted by ``sample_weight`` (as scikit-learn's); returns self."""
         if unsupported or unsupported_kw:
             raise _unsupported(self, "fit", unsupported, unsupported_kw)
         self._validate_params()
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         if getattr(self, "loss", "squared_error") != "squared_error":
             raise ValueError(f"loss={self.loss!r} is not implemented by nnext.sklearn; use "
                              "'squared_error' (or scikit-learn's own MLPRegressor)")
@@ -159,6 +162,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         if hasattr(X, "toarray"):  # sparse input: nnext trains on dense rows
             X = X.toarray()
         y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -170,9 +176,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"warm_start/partial_fit with layer sizes {sizes}, but the fitted "
                              f"network has {self.network_.sizes}")
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, y)
+            self._fit_lbfgs(X, y, sample_weight)
         else:
-            self._fit_stochastic(X, y, incremental)
+            self._fit_stochastic(X, y, incremental, sample_weight)
         return self
 
     def _initialize(self, y, sizes, x_dtype):
@@ -228,18 +234,18 @@ class _BaseMLP(BaseEstimator):
             return "cross_entropy", 1.0, 1.0, eps
         return "bce", float(k), float(k), eps
 
-    def _fit_lbfgs(self, X, y):
+    def _fit_lbfgs(self, X, y, sample_weight):
         """scikit-learn's _fit_lbfgs: scipy's L-BFGS-B over the parameters as one
         flat vector (nnext's block, W0, b0, W1, b1, ...), from the current ones,
-        minimising the loss plus alpha/2 sum(W**2) / n (nnext._lbfgs: one core
-        call per evaluation)."""
+        minimising the loss plus alpha/2 sum(W**2) / n, n the weights' sum with
+        sample_weight (nnext._lbfgs: one core call per evaluation)."""
         from sklearn.utils.optimize import _check_optimize_result
 
         from . import _lbfgs
 
         net = self.network_
         loss, loss_scale, grad_scale, clip = self._core_loss()
-        code, data = net.prepare(X, y, loss)
+        code, data = net.prepare(X, y, loss, sample_weight=sample_weight)
         result = _lbfgs.minimize(
             net, data, code, loss_scale=loss_scale, grad_scale=grad_scale, l2=float(self.alpha),
             reg_per_row=True, prob_clip=clip, max_iter=self.max_iter, max_fun=self.max_fun,
@@ -252,19 +258,22 @@ class _BaseMLP(BaseEstimator):
         with net._writing():
             net._params[...] = result.x
 
-    def _fit_stochastic(self, X, y, incremental):
+    def _fit_stochastic(self, X, y, incremental, sample_weight):
         net, sgd = self.network_, self.solver == "sgd"
         if not incremental or not hasattr(self, "_lr"):  # a new optimizer, as scikit-learn's
             net.reset_optimizer()
             self._lr = float(self.learning_rate_init)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        X_val = y_val = None
+        X_val = y_val = sw_val = None
         if self.early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=self._random_state,
-                                                  test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, y, y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, sw_val = split[4:]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                                  "or the size of your dataset.")
@@ -279,7 +288,7 @@ class _BaseMLP(BaseEstimator):
                               "going to be clipped")
             batch = int(np.clip(self.batch_size, 1, n))
         loss, loss_scale, grad_scale, clip = self._core_loss()
-        code, data = net.prepare(X, y, loss)
+        code, data = net.prepare(X, y, loss, sample_weight=sample_weight)
         settings = dict(loss=code, optimizer=OPTIMIZERS[self.solver], batch_size=batch,
                         momentum=float(self.momentum) if sgd else 0.0,
                         beta1=float(self.beta_1), beta2=float(self.beta_2),
@@ -311,7 +320,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(X_val, y_val)
+                self._update_no_improvement_count(X_val, y_val, sw_val)
                 if sgd and self.learning_rate == "invscaling":
                     self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -371,11 +380,9 @@ class _BaseMLP(BaseEstimator):
         parameters ``packed`` in its layout (all coefs_, then all intercepts_),
         from the same core call as `_fit_lbfgs`; the network is left as it was.
         ``buffers`` (scikit-learn's scratch lists) are not needed."""
-        if sample_weight is not None:
-            raise TypeError("_loss_grad_lbfgs does not take sample_weight")
         net = self.network_
         loss, loss_scale, grad_scale, clip = self._core_loss()
-        code, data = net.prepare(X, y, loss)
+        code, data = net.prepare(X, y, loss, sample_weight=sample_weight)
         order = np.concatenate([w.ravel() for w in net._views(np.arange(net.n_params))[0]]
                                + net._views(np.arange(net.n_params))[1])
         point = np.empty(net.n_params, dtype=net.dtype)
@@ -404,9 +411,9 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % self._lr)
         return False
 
-    def _update_no_improvement_count(self, X_val, y_val):
+    def _update_no_improvement_count(self, X_val, y_val, sw_val=None):
         if self.early_stopping:
-            score = self._score(X_val, y_val)
+            score = self._score(X_val, y_val, sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -425,11 +432,12 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _score(self, X, y):
+    def _score(self, X, y, sample_weight=None):
         pred = self._predict(X, check_input=False)
         if np.issubdtype(pred.dtype, np.floating) and not np.isfinite(pred).all():
             return np.nan
-        return (accuracy_score if is_classifier(self) else r2_score)(y, pred)
+        return (accuracy_score if is_classifier(self) else r2_score)(y, pred,
+                                                                      sample_weight=sample_weight)
 
     # ---------------------------------------------------------- inference
 
@@ -482,20 +490,14 @@ def _renamed(func, qualname):
 
 def _unsupported(est, method, args, kwargs):
     """The TypeError for arguments that `method` of estimator `est` does not
-    take (scikit-learn's own estimators take sample_weight; nnext's not yet)."""
+    take."""
     name = type(est).__name__
     where = f"{name}.{method}()"
-    takes = f"{method}(X, y, classes)" if method == "partial_fit" and is_classifier(est) else \
-        f"{method}(X, y)"
-    theirs = "MLPClassifier" if is_classifier(est) else "MLPRegressor"
-    fix = (f"every row weighs the same. To weight rows, repeat them (np.repeat(X, counts, "
-           f"axis=0), and y likewise), or use scikit-learn's own sklearn.neural_network.{theirs}")
-    if "sample_weight" in kwargs:
-        return TypeError(f"{where} does not support sample_weight yet: it takes {takes}, {fix}")
+    takes = (f"{method}(X, y, classes, sample_weight)" if method == "partial_fit" and
+             is_classifier(est) else f"{method}(X, y, sample_weight)")
     if args:
         return TypeError(f"{where} takes {takes}, got {len(args)} more positional argument"
-                         f"{'s' if len(args) > 1 else ''}: sample_weight is not supported yet; "
-                         f"{fix}")
+                         f"{'s' if len(args) > 1 else ''}")
     params = [k for k in kwargs if k in est.get_params(deep=False)]
     if params:
         hint = (f"{params[0]} is a parameter of the estimator: {name}({params[0]}=...) or "
@@ -514,8 +516,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     'float64' or 'float32': the network's arithmetic whatever X's) and
     ``network_``, the trained `nnext.Network`; ``coefs_`` and
     ``intercepts_`` are views of its parameters.  Labels of any type; binary,
-    multiclass and multilabel (indicator matrix) targets.  ``fit`` takes no
-    ``sample_weight``.
+    multiclass and multilabel (indicator matrix) targets.
     """
 
     def _validate_input(self, X, y, incremental, reset):
@@ -541,10 +542,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @signature_without_unexpected
-    def partial_fit(self, X: Any, y: Any, classes: Any = None, *unsupported: Any,
-                    **unsupported_kw: Any) -> Any:
-        """One epoch over (X, y); ``classes`` (all the labels) is required on the
-        first call unless y is a multilabel indicator matrix.  Returns self."""
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None,
+                    *unsupported: Any, **unsupported_kw: Any) -> Any:
+        """One epoch over (X, y), the rows weighted by ``sample_weight``;
+        ``classes`` (all the labels) is required on the first call unless y is
+        a multilabel indicator matrix.  Returns self."""
         if unsupported or unsupported_kw:
             raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
@@ -554,7 +556,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _predict(self, X, check_input=True):
         p = self._forward(X, check_input)
@@ -618,12 +620,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @signature_without_unexpected
-    def partial_fit(self, X: Any, y: Any, *unsupported: Any, **unsupported_kw: Any) -> Any:
-        """One epoch over (X, y); returns self."""
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, *unsupported: Any,
+                    **unsupported_kw: Any) -> Any:
+        """One epoch over (X, y), the rows weighted by ``sample_weight``;
+        returns self."""
         if unsupported or unsupported_kw:
             raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _predict(self, X, check_input=True):
         p = self._forward(X, check_input)

@@ -2,7 +2,8 @@
 stop: the clipped log-loss (loss_, loss_curve_, best_loss_, n_iter_ on
 saturated, unscaled data), shuffled training (scikit-learn's draws), L-BFGS
 (the same iterations and coefs_), dtype following X, divergence under early
-stopping, partial_fit hidden for lbfgs; each against scikit-learn itself."""
+stopping, partial_fit hidden for lbfgs, sample_weight; each against
+scikit-learn itself."""
 
 import time
 import warnings
@@ -257,3 +258,60 @@ def test_partial_fit_is_hidden_for_lbfgs(Est):
     with pytest.raises(AttributeError):  # as scikit-learn's
         sk.MLPClassifier(solver="lbfgs").partial_fit
     assert hasattr(est.set_params(solver="adam"), "partial_fit")
+
+
+# ------------------------------------------------------ sample_weight
+
+SW = np.random.RandomState(9).uniform(0, 3, size=157)
+
+
+@pytest.mark.parametrize("target", ["multiclass", "binary", "regression", "multi-output"])
+@pytest.mark.parametrize("solver", [dict(solver="sgd", batch_size=32),
+                                    dict(solver="adam", batch_size=20, shuffle=False),
+                                    dict(solver="lbfgs", tol=0.0),
+                                    dict(solver="adam", early_stopping=True, n_iter_no_change=3,
+                                         tol=1e-3)], ids=["sgd", "adam", "lbfgs", "early"])
+def test_sample_weight_equals_scikit_learn(target, solver):
+    SkEst, NkEst, y = TARGETS[target]
+    params = dict(hidden_layer_sizes=(8,), random_state=1, max_iter=25, alpha=0.01, **solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SkEst(**params).fit(X, y, sample_weight=SW)
+        ours = NkEst(**params).fit(X, y, sample_weight=SW)
+    assert ours.n_iter_ == theirs.n_iter_
+    tol = 1e-6 if solver["solver"] == "lbfgs" else 1e-9
+    assert relative(params_of(ours), params_of(theirs)) < tol
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=tol)
+    if solver.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_,
+                                   rtol=1e-12)
+    assert ours.score(X, y, sample_weight=SW) == pytest.approx(theirs.score(X, y, sample_weight=SW),
+                                                               rel=1e-6)
+
+
+def test_sample_weight_in_partial_fit_and_the_lbfgs_objective():
+    params = dict(hidden_layer_sizes=(6,), random_state=2, batch_size=40)
+    theirs, ours = sk.MLPRegressor(**params), nk.MLPRegressor(**params)
+    for lo in (0, 80, 0):
+        theirs.partial_fit(X[lo:lo + 80], Y3[lo:lo + 80], sample_weight=SW[lo:lo + 80])
+        ours.partial_fit(X[lo:lo + 80], Y3[lo:lo + 80], sample_weight=SW[lo:lo + 80])
+    assert relative(params_of(ours), params_of(theirs)) < 1e-9
+    theirs, ours = lbfgs_pair("multiclass", max_iter=2)
+    Y = ours._label_binarizer.transform(LABELS)
+    packed = np.hstack([a.ravel() for a in theirs.coefs_ + theirs.intercepts_])
+    units = [6, 8, 5, 3]
+    scratch = ([X] + [np.empty((157, u)) for u in units[1:]], [np.empty((157, u)) for u in units[1:]],
+               [np.empty((a, b)) for a, b in zip(units[:-1], units[1:])], [np.empty(b) for b in units[1:]])
+    value, grad = theirs._loss_grad_lbfgs(packed, X, Y.astype(float), SW, *scratch)
+    ours_value, ours_grad = ours._loss_grad_lbfgs(packed, X, Y, SW)
+    assert ours_value == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(ours_grad, grad, rtol=1e-10, atol=1e-14)
+
+
+def test_bad_sample_weight_is_named():
+    est = nk.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(ValueError, match="sample_weight"):
+        est.fit(X, LABELS, sample_weight=-SW)
+    with pytest.raises(ValueError, match="sample_weight"):
+        est.fit(X, LABELS, sample_weight=SW[:10])
+    assert not hasattr(est, "network_")

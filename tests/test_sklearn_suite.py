@@ -25,8 +25,6 @@ KNOWN = {
     "test_fit": "assigns coefs_ and intercepts_ on an unfitted estimator, then scikit-learn's "
                 "private optimizer state (_coef_velocity, _intercept_velocity, _coef_grads): "
                 "nnext's coefs_ are views of network_, which fit creates",
-    "test_mlp_sample_weight_with_early_stopping": "sample_weight is not implemented yet "
-                                                  "(issue 26)",
     "test_mlp_vs_poisson_glm_equivalent": "loss='poisson' is not implemented (it needs an "
                                           "exponential output and the Poisson loss in the core)",
 }
