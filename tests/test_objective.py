@@ -217,3 +217,42 @@ def test_bad_orders_and_prob_clip_are_named():
         net._engine.objective(data, code, 1.0, 1.0, 0.0, 0.0, False, 0.0, None, grads)
     np.testing.assert_array_equal(net._params, before)
     assert LOSSES["mse"] == code
+
+
+def test_new_calls_keep_refcounts_exact():
+    """objective, data with weights, train with orders and prob_clip, and each
+    of their refusals leave their arguments' refcounts as they were."""
+    import gc
+    import sys
+    out, Y = CASES["bce"]
+    net = network(out)
+    eng = net._engine
+    w = np.linspace(0.5, 2, 23)
+    grads, point = np.empty(net.n_params), net._params.copy()
+    orders = np.tile(np.arange(23, dtype=np.int64), 2)
+    bad_orders = np.full(46, 99, dtype=np.int64)
+    losses = np.empty(2)
+    objs = [w, grads, point, orders, bad_orders, losses, X, Y]
+    before = [sys.getrefcount(o) for o in objs]
+    train = dict(loss=LOSSES["bce"], optimizer=0, lr=0.01, momentum=0.0, beta1=0.9, beta2=0.999,
+                 eps=1e-8, batch_size=5, shuffle=False, rng_state=1, n_epochs=2)
+    for _ in range(100):
+        data = eng.data(X, Y, w)
+        assert data.W is not None and eng.data(X, Y).W is None
+        eng.objective(data, LOSSES["bce"], 1.0, 1.0, 0.1, 0.0, True, 1e-16, point, grads)
+        eng.objective(data, LOSSES["bce"], 1.0, 1.0, 0.1, 0.0, True, 0.0, None, grads)
+        eng.train(data, losses=losses, orders=orders, prob_clip=1e-16, **train)
+        for bad in (lambda: eng.data(X, Y, -w), lambda: eng.data(X, Y, w[:5]),
+                    lambda: eng.data(X, Y, w * 1j),
+                    lambda: eng.objective(data, 0, 1.0, 1.0, 0.0, 0.0, True, 0.0, w, grads),
+                    lambda: eng.objective(data, 0, 1.0, 1.0, 0.0, 0.0, True, 0.7, None, grads),
+                    lambda: eng.train(data, losses=losses, orders=bad_orders, **train)):
+            try:
+                bad()
+            except (ValueError, TypeError):
+                pass
+            else:
+                raise AssertionError("expected an error")
+        del data
+    gc.collect()
+    assert [sys.getrefcount(o) for o in objs] == before
