@@ -589,6 +589,66 @@ static nn_train_config base_config(int64_t n)
     return cfg;
 }
 
+/* Sample weights and given row orders (nn_train_config): integer weights
+ * give the objective of the rows repeated (the l2 term over the weights'
+ * sum, as over the repeated rows' count), and orders the training on the
+ * rows reordered, to rounding. */
+static void test_weights_and_orders(void)
+{
+    int64_t sizes[] = {3, 5, 2};
+    int acts[] = {NN_TANH, NN_SIGMOID};
+    nn_net net = {2, sizes, acts, 1, NULL};
+    const int64_t P = nn_param_count(&net), n = 6, counts[] = {1, 2, 0, 3, 1, 1}, nr = 8;
+    double X[18], Y[12], Xr[24], Yr[16], w[6], params[64], g[64], gr[64];
+    rng_state = 5;
+    for (int i = 0; i < 18; i++) X[i] = srand_(1);
+    for (int i = 0; i < 12; i++) Y[i] = srand_(1) > 0;
+    for (int64_t i = 0; i < P; i++) params[i] = srand_(1);
+    for (int64_t r = 0, k = 0; r < n; r++) {
+        w[r] = (double)counts[r];
+        for (int64_t c = 0; c < counts[r]; c++, k++) {
+            memcpy(Xr + 3 * k, X + 3 * r, sizeof(double) * 3);
+            memcpy(Yr + 2 * k, Y + 2 * r, sizeof(double) * 2);
+        }
+    }
+    nn_train_config cfg = base_config(n);
+    cfg.loss = NN_BCE;
+    cfg.l2 = 0.3;
+    cfg.reg_per_row = 1;
+    cfg.loss_scale = cfg.grad_scale = 2.0;
+    nn_workspace *ws = nn_workspace_new_f64(&net, nr);
+    const double v_rep = nn_objective_f64(&net, params, ws, &cfg, Xr, Yr, nr, gr);
+    cfg.sample_weight = w;
+    const double v = nn_objective_f64(&net, params, ws, &cfg, X, Y, n, g);
+    double e = fabs(v - v_rep) / fabs(v_rep);
+    for (int64_t i = 0; i < P; i++) e = fmax(e, fabs(g[i] - gr[i]) / (1e-300 + fabs(gr[i])));
+    CHECK(e < 1e-12, "weighted objective vs repeated rows: relative error %g", e);
+    nn_workspace_free(ws);
+
+    /* two epochs over given orders == two over the rows reordered that way */
+    int64_t order[12];
+    for (int64_t i = 0; i < n; i++) order[i] = order[n + i] = n - 1 - i;
+    double Xo[18], Yo[12], p1[64], p2[64], l1[2], l2[2];
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(Xo + 3 * i, X + 3 * order[i], sizeof(double) * 3);
+        memcpy(Yo + 2 * i, Y + 2 * order[i], sizeof(double) * 2);
+    }
+    memcpy(p1, params, sizeof(double) * (size_t)P);
+    memcpy(p2, params, sizeof(double) * (size_t)P);
+    nn_train_config a = base_config(n), b = base_config(n);
+    a.loss = b.loss = NN_BCE;
+    a.batch_size = b.batch_size = 4;
+    a.n_epochs = b.n_epochs = 2;
+    a.epoch_order = order;
+    a.shuffle = 1; /* (unused with epoch_order) */
+    nn_train_result ra, rb;
+    CHECK(nn_train_f64(&net, p1, NULL, X, Y, n, &a, l1, &ra) == NN_OK &&
+          nn_train_f64(&net, p2, NULL, Xo, Yo, n, &b, l2, &rb) == NN_OK, "orders: trained");
+    CHECK(memcmp(p1, p2, sizeof(double) * (size_t)P) == 0 && l1[0] == l2[0] && l1[1] == l2[1],
+          "epoch_order differs from training on the reordered rows");
+    CHECK(a.rng_state == 42, "epoch_order drew from the shuffling generator");
+}
+
 /* Training: XOR converges (every optimizer, f64 and f32, shuffled and not),
  * one SGD step equals params - lr * gradients, divergence restores. */
 static void test_train(void)
@@ -1694,6 +1754,7 @@ int main(int argc, char **argv)
     test_gradients(quick ? 12 : 48);
     test_backward();
     test_train();
+    test_weights_and_orders();
     test_fused(quick ? 60 : 400);
     test_tn_sgd();
     test_epilogues();
