@@ -937,6 +937,21 @@ class Network:
                 adam_folded, loss_by_rows, loss_scale, grad_scale, prob_clip, orders)
         return status, n_done, rng_state
 
+    def _checkpoint(self):
+        """Copies of the parameters and the optimizer state (its step count
+        included), for `_rollback`: what a call that must leave the network as
+        it was, or end on an earlier epoch, puts back."""
+        with self._lock:
+            return self._params.copy(), self._engine.optimizer_state()
+
+    def _rollback(self, checkpoint):
+        """Puts back the parameters and the optimizer state of `_checkpoint`."""
+        params, opt = checkpoint
+        with self._lock:
+            with self._writing():
+                self._params[...] = params
+            self._engine.set_optimizer_state(opt)  # (needs the engine idle: outside _writing)
+
     def reset_optimizer(self) -> None:
         """Forget the optimizer state (velocity, Adam's moments and step), so
         that the next fit starts it afresh (documented internal interface)."""
