@@ -150,7 +150,8 @@ class _BaseMLP(BaseEstimator):
         if unsupported or unsupported_kw:
             raise _unsupported(self, "fit", unsupported, unsupported_kw)
         self._validate_params()
-        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+        with _unchanged_on_error(self):
+            return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def _fit(self, X, y, incremental, sample_weight=None):
         if getattr(self, "loss", "squared_error") != "squared_error":
@@ -175,11 +176,32 @@ class _BaseMLP(BaseEstimator):
         elif self.network_.sizes != sizes:
             raise ValueError(f"warm_start/partial_fit with layer sizes {sizes}, but the fitted "
                              f"network has {self.network_.sizes}")
+        else:
+            self._warm_network()
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, y, sample_weight)
         else:
             self._fit_stochastic(X, y, incremental, sample_weight)
         return self
+
+    def _warm_network(self):
+        """warm_start and partial_fit train the fitted network on, with the
+        activation and dtype set since (set_params), as scikit-learn's forward
+        pass reads its activation: the network is rebuilt with them from the
+        same parameters and optimizer state (converted to the new dtype)."""
+        net = self.network_
+        hidden = _ACTIVATIONS[self.activation]
+        dtype = net.dtype.name if self.dtype is None else np.dtype(self.dtype).name
+        if all(a == hidden for a in net.activations[:-1]) and net.dtype.name == dtype:
+            return
+        state = net.__getstate__()
+        state["activations"] = [hidden] * (len(net.sizes) - 2) + [net.activations[-1]]
+        state.pop("activation_params", None)
+        state["dtype"] = dtype
+        if state["opt"] is not None:
+            optimizer, blocks, values, step = state["opt"]
+            state["opt"] = (optimizer, blocks, values.astype(dtype), step)
+        self.network_ = Network._restore(state)
 
     def _initialize(self, y, sizes, x_dtype):
         """scikit-learn's first pass: attributes, and Glorot-uniform weights and
@@ -336,7 +358,7 @@ class _BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if self.early_stopping and self._best is not None:  # the best validation score's weights
-            self.coefs_, self.intercepts_ = self._best
+            self.network_._rollback(self._best)  # (and optimizer state)
 
     def _diverged(self, n):
         """Early stopping met a non-finite loss: scikit-learn trains on with
@@ -423,7 +445,9 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best = ([w.copy() for w in self.coefs_], [b.copy() for b in self.intercepts_])
+                # the optimizer state too, so that training on from the best epoch
+                # takes the steps training that many epochs from the start takes
+                self._best = self.network_._checkpoint()
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -473,6 +497,33 @@ class _BaseMLP(BaseEstimator):
 
 #: The public methods _BaseMLP defines, which each estimator class gets as its own.
 _SHARED_METHODS = ("__init__", "fit", "to_torch", "to_onnx")
+
+
+class _unchanged_on_error:
+    """fit and partial_fit, all or nothing: a call that raises (bad data, a
+    MemoryError for a huge hidden_layer_sizes, Ctrl-C while it validates or
+    builds) leaves the estimator as it was: its attributes (classes_ and
+    network_ together), and the parameters and optimizer state of the
+    network it had.  (Ctrl-C in the training loop stops it with a warning, as
+    scikit-learn's does, and keeps what was trained.)"""
+
+    def __init__(self, est):
+        self.est = est
+
+    def __enter__(self):
+        d = self.est.__dict__
+        self.saved = {k: (list(v) if type(v) is list else v) for k, v in d.items()}
+        self.net = d.get("network_")
+        self.checkpoint = None if self.net is None else self.net._checkpoint()
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            d = self.est.__dict__
+            d.clear()
+            d.update(self.saved)
+            if self.net is not None:
+                self.net._rollback(self.checkpoint)
+        return False
 
 
 def _renamed(func, qualname):
@@ -545,18 +596,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None,
                     *unsupported: Any, **unsupported_kw: Any) -> Any:
         """One epoch over (X, y), the rows weighted by ``sample_weight``;
-        ``classes`` (all the labels) is required on the first call unless y is
-        a multilabel indicator matrix.  Returns self."""
+        ``classes`` (all the labels)
+        is required on the first call, for every kind of y: for a multilabel
+        indicator matrix of k columns, ``classes=np.arange(k)``.  Returns self."""
         if unsupported or unsupported_kw:
             raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        with _unchanged_on_error(self):
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+            return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _predict(self, X, check_input=True):
         p = self._forward(X, check_input)
@@ -627,7 +680,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if unsupported or unsupported_kw:
             raise _unsupported(self, "partial_fit", unsupported, unsupported_kw)
         self._validate_params()
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        with _unchanged_on_error(self):
+            return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _predict(self, X, check_input=True):
         p = self._forward(X, check_input)

@@ -154,7 +154,18 @@ def test_divergence_raises_scikit_learns_error_with_finite_weights():
                                  random_state=1, max_iter=5)):
         with pytest.raises(ValueError, match="non-finite parameter weights"):
             est.fit(X, LABELS)
-    assert all(np.isfinite(w).all() for w in est.coefs_ + est.intercepts_)  # nnext's: restored
+    # nnext's fit that raises leaves the estimator as it was (issue 27): here, not fitted
+    assert not hasattr(est, "network_") and not hasattr(est, "classes_")
+    # and a fitted one keeps its (finite) weights and classes
+    est.set_params(learning_rate_init=1e-4, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, LABELS)
+    before = [w.copy() for w in est.coefs_ + est.intercepts_]
+    est.set_params(learning_rate_init=0.05, max_iter=5)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        est.fit(X, LABELS)
+    assert all(np.array_equal(w, b) for w, b in zip(est.coefs_ + est.intercepts_, before))
 
 
 @pytest.mark.parametrize("solver", ["sgd-nesterov", "adam"])
