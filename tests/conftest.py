@@ -167,6 +167,64 @@ def rng():
     return np.random.RandomState(12345)
 
 
+# ------------------------------------------------ what the machine may lack
+
+# Skips for a missing optional package: pytest.importorskip's own reason, or a
+# reason of this suite's that names the install command.
+_MISSING_PACKAGE = ("could not import", "is not installed", "pip install")
+_INSTALL_ALL = "pip install -e '.[all]' installs every optional package"
+
+
+def _required(variable):
+    return os.environ.get(variable) == "1"
+
+
+def require_data(found, what, install):
+    """Skips the test when `what` (data this machine may lack) was not found,
+    saying which command installs it; under NNEXT_REQUIRE_DATA=1 (CI) that is
+    a failure instead."""
+    if found:
+        return
+    message = f"{what} is not on this machine: {install}"
+    if _required("NNEXT_REQUIRE_DATA"):
+        pytest.fail(message + " (NNEXT_REQUIRE_DATA=1: tests needing data must not skip)", pytrace=False)
+    pytest.skip(message)
+
+
+def _missing_package(report):
+    """The skip's reason when `report` is a skip for a missing package, else None."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return None
+    reason = str(report.longrepr[2])
+    return reason if any(m in reason for m in _MISSING_PACKAGE) else None
+
+
+def _package_skip(report):
+    """A skip for a missing package says how to install it, and under
+    NNEXT_REQUIRE_EXTRAS=1 (CI, which installs every extra) it fails."""
+    reason = _missing_package(report)
+    if reason is None:
+        return
+    if _required("NNEXT_REQUIRE_EXTRAS"):
+        report.outcome = "failed"
+        report.longrepr = f"{reason} (NNEXT_REQUIRE_EXTRAS=1: no test may skip for a missing package)"
+    elif "pip install" not in reason:
+        path, line, _ = report.longrepr
+        report.longrepr = (path, line, f"{reason} ({_INSTALL_ALL})")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _package_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _package_skip(outcome.get_result())
+
+
 def pytest_configure(config):
     if _NNEXT_IMPORT_ERROR is not None:
         raise pytest.UsageError(
@@ -176,3 +234,5 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "notebooks: executes the Jupyter notebooks in notebooks/ "
                    "(about a minute; deselect with -m 'not notebooks')")
+    config.addinivalue_line(
+        "markers", "slow: more than a few seconds (the quick suite, `make test`, deselects them)")

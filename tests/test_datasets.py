@@ -22,6 +22,8 @@ import nnext
 from nnext import datasets
 from nnext.datasets import load_idx, load_mnist
 
+from conftest import require_data
+
 # type code -> (big-endian struct letter, native numpy dtype)
 CODES = {0x08: ("B", np.uint8), 0x09: ("b", np.int8), 0x0B: ("h", np.int16),
          0x0C: ("i", np.int32), 0x0D: ("f", np.float32), 0x0E: ("d", np.float64)}
@@ -462,9 +464,9 @@ def test_download_corrupt_but_matching_file_is_refused_on_load(isolated, server)
 
 # ---------------------------------------------------------------- the real files
 
-@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION),
-                    reason=f"{DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)")
 def test_debian_fashion_mnist(tmp_path, monkeypatch):
+    require_data(os.path.isdir(DEBIAN_FASHION), f"Debian's Fashion-MNIST ({DEBIAN_FASHION})",
+                 "apt-get install dataset-fashion-mnist")
     monkeypatch.delenv(datasets.ENV_PATH, raising=False)
     (X, y), (Xt, yt) = load_mnist("fashion", cache_dir=tmp_path)  # found in the system folder
     assert X.shape == (60000, 784) and Xt.shape == (10000, 784)

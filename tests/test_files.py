@@ -170,6 +170,7 @@ SAVER = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 def test_kill_during_save_never_leaves_a_broken_file(tmp_path):
     """SIGKILL a process that saves over and over (about 700 KB a time): the
     file under the target name is always one of the complete versions."""

@@ -127,6 +127,7 @@ def make_ops(net, X, Y, folder):
     ], (X, Y, Xbad_cols, Xnan, Xlist, Xf, Xstrided, Xint, Xcomplex, Y1, path, broken)
 
 
+@pytest.mark.slow
 def test_no_leaks_and_refcounts_unchanged(data, tmp_path):
     X, Y = data
     net = Network([40, 32, 3], activation=["tanh", "sigmoid"], seed=0)

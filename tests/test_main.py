@@ -3,12 +3,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from nnext import tutorials
 
 from conftest import child_env
 
 
+@pytest.mark.slow
 def test_run_reports_agreement_with_the_printed_numbers():
     lines = []
     report = tutorials.run(out=lines.append)
@@ -23,6 +25,7 @@ def test_run_reports_agreement_with_the_printed_numbers():
     assert "Epoch 900" in text
 
 
+@pytest.mark.slow
 def test_python_dash_m_nnext_exits_zero(tmp_path):
     env = child_env()  # `python -m nnext` runs the nnext under test
     proc = subprocess.run([sys.executable, "-m", "nnext"], capture_output=True, text=True, timeout=120,

@@ -435,6 +435,7 @@ def test_no_hint_while_learning_or_too_soon():
     assert hints == []
 
 
+@pytest.mark.slow
 def test_the_tutorials_never_hint():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from conftest import require_data
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOTEBOOK_DIR = os.path.join(os.path.dirname(HERE), "notebooks")
 NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
@@ -45,6 +47,16 @@ IMAGE_DIR = os.path.join(os.path.dirname(HERE), "docs", "images")
 # stage; under the sanitizers the code they use (float32, ReLU, softmax, Adam, mini-batches, threaded
 # products) is exercised by the other tests (property tests, threads, the C test program).
 TOO_SLOW_UNDER_SANITIZERS = ["08_fashion_mnist.ipynb"]
+# Notebooks that read data a machine may lack: what, whether it is here, the command that installs it.
+NEEDS_DATA = {"08_fashion_mnist.ipynb": "fashion"}
+
+
+def _mnist_found(kind):
+    """Whether load_mnist(kind) finds its files without downloading (the places it searches)."""
+    from nnext import datasets
+    subdir = datasets.KINDS[kind][0]
+    return any(datasets._find_files(folder) for folder in
+               datasets._search_dirs(subdir, datasets.default_cache_dir()))
 
 
 def test_notebooks_are_there():
@@ -85,6 +97,11 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     missing = _missing_for_execution()
     if missing:
         pytest.skip("executing the notebooks needs " + ", ".join(missing) + ": pip install '.[test]'")
+    kind = NEEDS_DATA.get(os.path.basename(path))
+    if kind:
+        require_data(_mnist_found(kind), f"{kind.capitalize()}-MNIST (for {os.path.basename(path)})",
+                     "apt-get install dataset-fashion-mnist, or python -c \"from nnext.datasets import "
+                     "load_mnist; load_mnist('fashion', download=True)\"")
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 

@@ -46,7 +46,7 @@ def _missing():
         why.append("chromedriver (apt-get install chromium-driver)")
     for module, package in (("selenium", "selenium"), ("jupyterlab", "jupyterlab"), ("ipywidgets", "ipywidgets")):
         if importlib.util.find_spec(module) is None:
-            why.append(f"{package} (pip install '.[test]')")
+            why.append(f"{package} (pip install -e '.[browser]')")
     return why
 
 

@@ -76,6 +76,7 @@ def hashing_job(seconds):
     return job
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(n_cpus() < 2, reason="needs 2 CPUs to show parallel training (this machine has 1)")
 def test_two_threads_train_in_parallel_with_identical_results():
     epochs = calibrate_epochs(0.4)
