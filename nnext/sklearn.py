@@ -41,7 +41,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
@@ -319,14 +319,20 @@ class _BaseMLP(BaseEstimator):
                         bool(self.nesterovs_momentum), adam_folded=True, loss_by_rows=True,
                         loss_scale=loss_scale, grad_scale=grad_scale, prob_clip=clip)
         # scikit-learn's row order: each epoch permutes the last one's, drawn
-        # from random_state as its _fit_stochastic draws it
+        # from random_state as its _fit_stochastic draws it (sklearn.utils.shuffle
+        # is resample(replace=False): random_state.shuffle(np.arange(n)), then
+        # indexing; done here directly, as its argument checks cost more than
+        # a small epoch)
         order = np.arange(n, dtype=np.int64) if self.shuffle else None
+        permutation = np.empty(n, dtype=np.intp) if self.shuffle else None
         losses = np.empty(1)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if order is not None:
-                    order = shuffle(order, random_state=self._random_state)
+                    permutation[...] = np.arange(n)
+                    self._random_state.shuffle(permutation)
+                    order = order[permutation]
                 lr = self._lr if sgd else float(self.learning_rate_init)
                 status, _, _ = net.train_epochs(data, 0, losses, lr=lr, orders=order, **settings)
                 if status == _NONFINITE:
