@@ -121,24 +121,45 @@ class _BaseMLP(BaseEstimator):
         except KeyError:
             raise AttributeError(f"This {type(self).__name__} instance is not fitted yet") from None
 
+    # Before any fit, scikit-learn's estimators take coefs_ and intercepts_ as
+    # plain lists, which a partial_fit (or a warm-started fit) then trains from
+    # (its own test_fit does so): kept as given until that fit builds network_.
+    _UNFITTED = {"coefs_": "_unfitted_coefs", "intercepts_": "_unfitted_intercepts"}
+
+    def _assigned(self, name):
+        try:
+            return self.__dict__[self._UNFITTED[name]]
+        except KeyError:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet") from None
+
     @property
     def coefs_(self):
         """The weight matrices, (n_in, n_out) per layer: views of `network_`'s
         parameters.  Assigning a list copies it in (shapes must match)."""
-        return self._network().weights
+        net = self.__dict__.get("network_")
+        return self._assigned("coefs_") if net is None else net.weights
 
     @coefs_.setter
     def coefs_(self, values):
-        self._network().weights = values
+        net = self.__dict__.get("network_")
+        if net is None:
+            self.__dict__[self._UNFITTED["coefs_"]] = values
+        else:
+            net.weights = values
 
     @property
     def intercepts_(self):
         """The bias vectors per layer (views, like `coefs_`)."""
-        return self._network().biases
+        net = self.__dict__.get("network_")
+        return self._assigned("intercepts_") if net is None else net.biases
 
     @intercepts_.setter
     def intercepts_(self, values):
-        self._network().biases = values
+        net = self.__dict__.get("network_")
+        if net is None:
+            self.__dict__[self._UNFITTED["intercepts_"]] = values
+        else:
+            net.biases = values
 
     # ------------------------------------------------------------ fitting
 
@@ -173,6 +194,8 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, sizes, X.dtype)
+        elif "network_" not in self.__dict__:  # coefs_ and intercepts_ assigned before any fit
+            self._initialize(y, sizes, X.dtype, assigned=True)
         elif self.network_.sizes != sizes:
             raise ValueError(f"warm_start/partial_fit with layer sizes {sizes}, but the fitted "
                              f"network has {self.network_.sizes}")
@@ -203,11 +226,22 @@ class _BaseMLP(BaseEstimator):
             state["opt"] = (optimizer, blocks, values.astype(dtype), step)
         self.network_ = Network._restore(state)
 
-    def _initialize(self, y, sizes, x_dtype):
+    def _initialize(self, y, sizes, x_dtype, assigned=False):
         """scikit-learn's first pass: attributes, and Glorot-uniform weights and
         biases drawn from random_state in its order (so the same random_state
         starts both estimators at the same coefs_), in X's dtype unless
-        ``dtype`` says otherwise."""
+        ``dtype`` says otherwise.  assigned: from the coefs_ and intercepts_
+        assigned before any fit instead, keeping the fitted attributes that
+        were assigned too (as scikit-learn, which then reads them)."""
+        if assigned:
+            weights, biases = (self.__dict__.get(self._UNFITTED[name])
+                               for name in ("coefs_", "intercepts_"))
+            if weights is None or biases is None:
+                raise ValueError("coefs_ and intercepts_ must both be assigned before training "
+                                 "from them")
+            kept = {name: self.__dict__[name] for name in
+                    ("n_iter_", "t_", "loss_curve_", "best_loss_", "_no_improvement_count",
+                     "validation_scores_", "best_validation_score_") if name in self.__dict__}
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -218,20 +252,31 @@ class _BaseMLP(BaseEstimator):
             self.out_activation_ = "softmax"
         else:
             self.out_activation_ = "logistic"
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        weights, biases = [], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)))
-            biases.append(self._random_state.uniform(-bound, bound, fan_out))
+        if not assigned:
+            for name in self._UNFITTED.values():
+                self.__dict__.pop(name, None)
+            factor = 2.0 if self.activation == "logistic" else 6.0
+            weights, biases = [], []
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)))
+                biases.append(self._random_state.uniform(-bound, bound, fan_out))
         out = _ACTIVATIONS.get(self.out_activation_, self.out_activation_)
         acts = [_ACTIVATIONS[self.activation]] * (len(sizes) - 2) + [out]
         dtype = np.dtype(x_dtype).name if self.dtype is None else self.dtype
-        self.network_ = Network.from_weights(weights, biases, activation=acts, dtype=dtype)
+        network = Network.from_weights(weights, biases, activation=acts, dtype=dtype)
+        if network.sizes != sizes:
+            raise ValueError(f"the assigned coefs_ give layer sizes {network.sizes}, but X and y "
+                             f"need {sizes}")
+        for name in self._UNFITTED.values():
+            self.__dict__.pop(name, None)
+        self.network_ = network
         self._best = None
         for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
             self.__dict__.pop(name, None)
         if self.solver == "lbfgs":  # scikit-learn keeps these for its stochastic solvers only
+            if assigned:
+                self.__dict__.update(kept)
             return
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -243,6 +288,8 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+        if assigned:
+            self.__dict__.update(kept)
 
     def _core_loss(self):
         """(nnext loss, loss_scale, grad_scale, prob_clip) giving scikit-learn's

@@ -315,3 +315,33 @@ def test_bad_sample_weight_is_named():
     with pytest.raises(ValueError, match="sample_weight"):
         est.fit(X, LABELS, sample_weight=SW[:10])
     assert not hasattr(est, "network_")
+
+
+def test_coefs_assigned_before_any_fit_are_trained_from():
+    """scikit-learn's estimators take coefs_ and intercepts_ before the first
+    fit and partial_fit trains from them (its test_fit's worked example)."""
+    rs = np.random.RandomState(4)
+    start = [rs.uniform(-0.5, 0.5, (6, 5)), rs.uniform(-0.5, 0.5, (5, 3))]
+    start_b = [rs.uniform(-0.5, 0.5, 5), rs.uniform(-0.5, 0.5, 3)]
+    ests = []
+    for Est in (sk.MLPClassifier, nk.MLPClassifier):
+        est = Est(hidden_layer_sizes=(5,), solver="sgd", random_state=0, batch_size=40)
+        est.coefs_ = [w.copy() for w in start]
+        est.intercepts_ = [b.copy() for b in start_b]
+        assert est.coefs_[1].shape == (5, 3)
+        # what scikit-learn's partial_fit then reads, as its test_fit assigns it
+        est.n_outputs_, est.n_layers_, est.out_activation_ = 3, 3, "softmax"
+        est.n_iter_, est.t_, est.best_loss_, est.loss_curve_ = 0, 0, np.inf, []
+        est._no_improvement_count, est.n_features_in_ = 0, 6
+        est.partial_fit(X, LABELS, classes=np.unique(LABELS))
+        ests.append(est)
+    theirs, ours = ests
+    assert relative(params_of(ours), params_of(theirs)) < 1e-12
+    assert ours.loss_curve_ == pytest.approx(theirs.loss_curve_, rel=1e-12)
+    wrong = nk.MLPClassifier(hidden_layer_sizes=(5,), solver="sgd")
+    wrong.coefs_ = [w.copy() for w in start]
+    wrong.intercepts_ = [b.copy() for b in start_b]
+    wrong.n_features_in_ = 6
+    with pytest.raises(ValueError, match="layer sizes"):
+        wrong.partial_fit(X, BINARY, classes=["no", "yes"])
+    assert wrong.coefs_[0] is not None and "network_" not in wrong.__dict__

@@ -22,9 +22,6 @@ OURS = "from nnext.sklearn import MLPClassifier, MLPRegressor"
 #: scikit-learn's tests that fail against nnext.sklearn, by name (all their
 #: parametrisations), and why.
 KNOWN = {
-    "test_fit": "assigns coefs_ and intercepts_ on an unfitted estimator, then scikit-learn's "
-                "private optimizer state (_coef_velocity, _intercept_velocity, _coef_grads): "
-                "nnext's coefs_ are views of network_, which fit creates",
     "test_mlp_vs_poisson_glm_equivalent": "loss='poisson' is not implemented (it needs an "
                                           "exponential output and the Poisson loss in the core)",
 }
