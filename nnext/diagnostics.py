@@ -19,6 +19,8 @@ LOSS_FORMULAS = {
     "bce": ("-mean of y log p + (1 - y) log(1 - p)", "(p - y) / (B k) at the sigmoid's input",
             lambda B, k: 1.0 / (B * k)),
     "cross_entropy": ("-sum of y log p / B", "(p - y) / B at the softmax's input", lambda B, k: 1.0 / B),
+    "poisson": ("mean of exp(p) - y p + y log y - y (p the log-rate)", "(exp(p) - y) / (B k)",
+                lambda B, k: 1.0 / (B * k)),
 }
 
 

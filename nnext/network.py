@@ -463,6 +463,9 @@ class Network:
             Y = data.Y
             if Y.min() < 0 or Y.max() > 1:
                 raise ValueError(f"loss 'bce' needs targets in [0, 1], got values from {Y.min()} to {Y.max()}")
+        if loss == "poisson" and data.Y.min() < 0:
+            raise ValueError(f"loss 'poisson' needs counts or rates >= 0 as targets, got values "
+                             f"down to {data.Y.min()}")
         return code, data
 
     def loss_of(self, code: int, data: Any) -> float:
@@ -548,7 +551,10 @@ class Network:
             ``lr=1.0`` and full batches this is his loop).
             ``"bce"``: binary cross-entropy, mean over rows and outputs
             (sigmoid output).  ``"cross_entropy"``: -sum(y log p) / rows
-            (softmax output).
+            (softmax output).  ``"poisson"``: half the Poisson deviance of
+            the rate exp(p), mean over rows and outputs of exp(p) - y p +
+            y log y - y: the output p is the log of the rate (use a
+            ``"linear"`` output; targets y >= 0).
         batch_size : int or None
             None: the whole set, one update per epoch.  1: per-sample SGD in
             data order (Zhou).  Otherwise mini-batches; the last may be smaller.

@@ -59,6 +59,10 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 _NONFINITE = 3  # nnext_core.h's NN_ERR_NONFINITE, as Network.fit reads it
 # scikit-learn's activation names -> nnext's
 _ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# scikit-learn's output activations -> the network's output layer: for 'exp'
+# (loss='poisson') the network computes the log-rate, nnext's "poisson" loss
+# takes exp of it, and predict applies exp
+_OUTPUTS = {"identity": "linear", "logistic": "sigmoid", "softmax": "softmax", "exp": "linear"}
 
 
 class _BaseMLP(BaseEstimator):
@@ -175,9 +179,6 @@ class _BaseMLP(BaseEstimator):
             return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def _fit(self, X, y, incremental, sample_weight=None):
-        if getattr(self, "loss", "squared_error") != "squared_error":
-            raise ValueError(f"loss={self.loss!r} is not implemented by nnext.sklearn; use "
-                             "'squared_error' (or scikit-learn's own MLPRegressor)")
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if any(not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
@@ -247,7 +248,7 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(sizes)
         if not is_classifier(self):
-            self.out_activation_ = "identity"
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         elif self._label_binarizer.y_type_ == "multiclass":
             self.out_activation_ = "softmax"
         else:
@@ -261,7 +262,7 @@ class _BaseMLP(BaseEstimator):
                 bound = np.sqrt(factor / (fan_in + fan_out))
                 weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)))
                 biases.append(self._random_state.uniform(-bound, bound, fan_out))
-        out = _ACTIVATIONS.get(self.out_activation_, self.out_activation_)
+        out = _OUTPUTS[self.out_activation_]
         acts = [_ACTIVATIONS[self.activation]] * (len(sizes) - 2) + [out]
         dtype = np.dtype(x_dtype).name if self.dtype is None else self.dtype
         network = Network.from_weights(weights, biases, activation=acts, dtype=dtype)
@@ -297,6 +298,8 @@ class _BaseMLP(BaseEstimator):
         dtype's machine epsilon (the value only; the gradient is exact)."""
         k = self.n_outputs_
         if not is_classifier(self):
+            if self.out_activation_ == "exp":  # half the Poisson deviance, summed over outputs
+                return "poisson", float(k), float(k), 0.0
             return "mse", 0.5, 0.5 * k, 0.0
         eps = float(np.finfo(self.network_.dtype).eps)
         if self.out_activation_ == "softmax":
@@ -525,7 +528,8 @@ class _BaseMLP(BaseEstimator):
                               dtype=(np.float64, np.float32))
             if hasattr(X, "toarray"):
                 X = X.toarray()
-        return self.network_.predict(X)
+        out = self.network_.predict(X)
+        return np.exp(out, out=out) if self.out_activation_ == "exp" else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -539,13 +543,21 @@ class _BaseMLP(BaseEstimator):
         it computes the output layer, ``out_activation_`` included (for a
         classifier, the probabilities `predict_proba` is made of)."""
         check_is_fitted(self)
+        self._check_exportable()
         return self.network_.to_torch()
 
     def to_onnx(self, path: Any) -> str:
         """Write the fitted network's forward pass as an ONNX model
         (`nnext.Network.to_onnx`); returns the path."""
         check_is_fitted(self)
+        self._check_exportable()
         return self.network_.to_onnx(path)
+
+    def _check_exportable(self):
+        if self.out_activation_ == "exp":
+            raise ValueError("loss='poisson': the network computes the log of the predicted "
+                             "rate (predict applies exp), which the export would leave out; "
+                             "export network_ and apply exp to its output yourself")
 
 
 #: The public methods _BaseMLP defines, which each estimator class gets as its own.
@@ -693,9 +705,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """scikit-learn's MLPRegressor (half squared error; lbfgs, sgd or adam) on nnext's
-    C core; see `MLPClassifier` for what differs.  Multi-output targets.
-    ``loss='poisson'`` raises ValueError (only 'squared_error' is implemented)."""
+    """scikit-learn's MLPRegressor (half squared error or, with loss='poisson',
+    half the Poisson deviance of an exponential output; lbfgs, sgd or adam) on
+    nnext's C core; see `MLPClassifier`.  Multi-output targets."""
 
     _parameter_constraints = {**_BaseMLP._parameter_constraints,
                               "loss": [StrOptions({"squared_error", "poisson"})]}

@@ -152,7 +152,7 @@ def test_regressor_partial_fit_and_verbose(capsys):
 
 @pytest.mark.parametrize("Est,params,exc,words", [
     (MLPClassifier, dict(solver="newton"), ValueError, "solver"),
-    (MLPRegressor, dict(loss="poisson"), ValueError, "poisson"),
+    (MLPRegressor, dict(loss="huber"), ValueError, "loss"),
     (MLPClassifier, dict(dtype="float16"), ValueError, "dtype"),
     (MLPClassifier, dict(alpha=-1.0), ValueError, "alpha"),
     (MLPClassifier, dict(hidden_layer_sizes=(4, 0)), ValueError, "hidden_layer_sizes"),

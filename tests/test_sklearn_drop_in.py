@@ -345,3 +345,29 @@ def test_coefs_assigned_before_any_fit_are_trained_from():
     with pytest.raises(ValueError, match="layer sizes"):
         wrong.partial_fit(X, BINARY, classes=["no", "yes"])
     assert wrong.coefs_[0] is not None and "network_" not in wrong.__dict__
+
+
+# ------------------------------------------------------ loss='poisson'
+
+COUNTS = np.random.RandomState(3).poisson(np.exp(0.5 * X[:, 0] + 0.3 * X[:, 1]))
+COUNTS2 = np.c_[COUNTS, np.random.RandomState(4).poisson(np.exp(0.2 * X[:, 2]))]
+
+
+@pytest.mark.parametrize("y", [COUNTS, COUNTS2], ids=["one output", "two outputs"])
+@pytest.mark.parametrize("solver", [dict(solver="sgd", batch_size=32, learning_rate_init=0.01),
+                                    dict(solver="adam"), dict(solver="lbfgs", tol=0.0)],
+                         ids=["sgd", "adam", "lbfgs"])
+def test_poisson_equals_scikit_learn(y, solver):
+    params = dict(loss="poisson", hidden_layer_sizes=(8,), random_state=1, max_iter=30, **solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = sk.MLPRegressor(**params).fit(X, y)
+        ours = nk.MLPRegressor(**params).fit(X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    assert ours.n_iter_ == theirs.n_iter_
+    tol = 1e-6 if solver["solver"] == "lbfgs" else 1e-9
+    assert relative(params_of(ours), params_of(theirs)) < tol
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=tol)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=tol)
+    with pytest.raises(ValueError, match="log of the predicted rate"):
+        ours.to_torch()

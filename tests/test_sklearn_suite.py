@@ -21,10 +21,7 @@ OURS = "from nnext.sklearn import MLPClassifier, MLPRegressor"
 
 #: scikit-learn's tests that fail against nnext.sklearn, by name (all their
 #: parametrisations), and why.
-KNOWN = {
-    "test_mlp_vs_poisson_glm_equivalent": "loss='poisson' is not implemented (it needs an "
-                                          "exponential output and the Poisson loss in the core)",
-}
+KNOWN = {}
 
 #: The fixture scikit-learn's conftest.py provides (its default seed, 42, when
 #: SKLEARN_TESTS_GLOBAL_RANDOM_SEED is not set), for the copied file.

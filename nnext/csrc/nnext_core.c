@@ -9,7 +9,8 @@
 
 static const char *const activation_names[NN_N_ACTIVATIONS] = {
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "linear", "softmax", "maxout"};
-static const char *const loss_names[NN_N_LOSSES] = {"mse", "sse", "bce", "cross_entropy"};
+static const char *const loss_names[NN_N_LOSSES] = {"mse", "sse", "bce", "cross_entropy",
+                                                          "poisson"};
 static const char *const optimizer_names[NN_N_OPTIMIZERS] = {"sgd", "adam"};
 
 const char *nn_activation_name(int code)

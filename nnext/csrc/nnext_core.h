@@ -51,6 +51,9 @@ typedef enum {
     NN_SSE = 1,           /* 1/2 sum (y-p)^2 (Trask: not averaged)             */
     NN_BCE = 2,           /* -sum [y log p + (1-y) log(1-p)] / (B k); sigmoid  */
     NN_CROSS_ENTROPY = 3, /* -sum y log p / B; softmax output                  */
+    NN_POISSON = 4,       /* sum [e^p - y p + y log y - y] / (B k): half the
+                             Poisson deviance of the rate e^p (p the log-rate,
+                             a linear output; y >= 0, y log y = 0 at y = 0)  */
     NN_N_LOSSES
 } nn_loss;
 

@@ -195,6 +195,9 @@ NN_INLINE double FN(loss_forward)(int loss, const T *p, const T *z, const T *y, 
                 sum += e * e;
                 break;
             }
+            case NN_POISSON:
+                sum += EXP(pj) - yj * pj + (yj != 0 ? yj * LOG(yj) - yj : (T)0);
+                break;
             case NN_BCE:
                 if (zr) {
                     const T zj = zr[j * cs], az = zj > 0 ? zj : -zj;
@@ -302,6 +305,11 @@ NN_INLINE void FN(loss_gradient)(int loss, T *error, const T *p, const T *y, int
         for (int64_t i = 0; i < count; i++)
             error[i] = (p[i] - y[i]) / (p[i] * ((T)1 - p[i]) * (T)n);
         break;
+    case NN_POISSON: {
+        const T scale = (T)1 / (T)n;
+        for (int64_t i = 0; i < count; i++) error[i] = (EXP(p[i]) - y[i]) * scale;
+        break;
+    }
     default: /* NN_CROSS_ENTROPY */
         for (int64_t i = 0; i < count; i++) error[i] = -y[i] / (p[i] * (T)batch);
         break;

@@ -468,6 +468,7 @@ static void ref_backward(const ref_net *net, int loss, const double *y, int64_t 
         int loss = (int)pick(r, NN_N_LOSSES);                                                   \
         if (loss == NN_BCE && out != NN_SIGMOID) loss = NN_MSE;                                 \
         if (loss == NN_CROSS_ENTROPY && out != NN_SOFTMAX) loss = NN_SSE;                       \
+        if (loss == NN_POISSON) loss = NN_MSE; /* (no bound derived for exp) */                 \
         const double scale = 0.25 + (double)pick(r, 8); /* up to |w| ~ 8: saturation, overflow */ \
         gen_state = u64_of(r);                                                                  \
         T *params = xmalloc((size_t)P * sizeof(T)), *X = xmalloc((size_t)(n * sizes[0]) * sizeof(T)); \
