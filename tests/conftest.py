@@ -92,6 +92,11 @@ SANITIZED = bool(os.environ.get("NNEXT_SANITIZED"))
 CTRL_C_CPU_SECONDS = 3.0 if SANITIZED else 0.5
 
 
+# How long interrupt_after waits for an answer before it sends SIGINT again
+# (and the test fails): far beyond any poll interval, however loaded.
+LOST_SIGNAL_SECONDS = 30
+
+
 class Answer:
     """How a call answered a Ctrl-C: the polls it made after the signal, and
     the CPU and wall time from the signal to its KeyboardInterrupt."""
@@ -134,6 +139,11 @@ def interrupt_after(seconds, call):
             return
         sent["polls"], sent["cpu"], sent["wall"] = _core._polls(), time.process_time(), time.perf_counter()
         signal.pthread_kill(main, signal.SIGINT)
+        # a signal the call never answers would hang the suite: sent again
+        # every LOST_SIGNAL_SECONDS, and counted, so that the test fails instead
+        while not done.wait(LOST_SIGNAL_SECONDS):
+            sent["resent"] = sent.get("resent", 0) + 1
+            signal.pthread_kill(main, signal.SIGINT)
 
     thread = threading.Thread(target=sender, daemon=True)
     thread.start()
@@ -143,10 +153,13 @@ def interrupt_after(seconds, call):
         polls, cpu, wall = _core._polls(), time.process_time(), time.perf_counter()
         if not sent:
             raise  # a real Ctrl-C, not the test's
+        assert not sent.get("resent"), (
+            f"the call did not answer SIGINT for {LOST_SIGNAL_SECONDS} s; answered after "
+            f"{sent['resent']} more")
         return Answer(polls - sent["polls"], cpu - sent["cpu"], wall - sent["wall"])
     finally:
-        done.set()
-        try:
+        try:  # (a signal sent as the call ended may arrive in here)
+            done.set()
             thread.join()
         except KeyboardInterrupt:
             if not sent:
