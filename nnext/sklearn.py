@@ -538,20 +538,25 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------ ways out (nnext/export.py)
 
-    def to_torch(self) -> Any:
+    def to_torch(self, logits: bool = False) -> Any:
         """The fitted network as a ``torch.nn.Sequential`` (`nnext.Network.to_torch`):
         it computes the output layer, ``out_activation_`` included (for a
-        classifier, the probabilities `predict_proba` is made of)."""
+        classifier, the probabilities `predict_proba` is made of).  With
+        ``logits=True`` the output activation is left out, for fine-tuning with
+        PyTorch's fused losses (softmax: ``nn.CrossEntropyLoss``, logistic:
+        ``nn.BCEWithLogitsLoss``)."""
         check_is_fitted(self)
         self._check_exportable()
-        return self.network_.to_torch()
+        return self.network_.to_torch(logits=logits)
 
-    def to_onnx(self, path: Any) -> str:
+    def to_onnx(self, path: Any, input_dtype: Any = None) -> str:
         """Write the fitted network's forward pass as an ONNX model
-        (`nnext.Network.to_onnx`); returns the path."""
+        (`nnext.Network.to_onnx`); returns the path.  Its input has the
+        network's dtype (``coefs_[0].dtype``) unless ``input_dtype`` says
+        otherwise (cast to the network's dtype inside the graph)."""
         check_is_fitted(self)
         self._check_exportable()
-        return self.network_.to_onnx(path)
+        return self.network_.to_onnx(path, input_dtype=input_dtype)
 
     def _check_exportable(self):
         if self.out_activation_ == "exp":

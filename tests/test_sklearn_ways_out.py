@@ -38,6 +38,30 @@ def test_a_fitted_regressor_exports_to_torch():
     np.testing.assert_allclose(out, est.predict(X), rtol=1e-12, atol=1e-12)
 
 
+def test_a_fitted_classifier_exports_its_logits_to_torch():
+    """logits=True: the module without the softmax, whose softmax is predict_proba
+    (computed here by numpy, not by nnext)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    est, X = classifier(3)
+    with torch.no_grad():
+        logits = est.to_torch(logits=True)(torch.from_numpy(X)).numpy()
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(e / e.sum(axis=1, keepdims=True), est.predict_proba(X), rtol=1e-12,
+                               atol=1e-15)
+    assert not np.allclose(logits.sum(axis=1), 1)  # not probabilities
+
+
+def test_a_float64_classifier_exports_for_float32_input(tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    pytest.importorskip("onnx", reason="onnx is not installed")
+    est, X = classifier(3)
+    path = est.to_onnx(str(tmp_path / "clf32.onnx"), input_dtype="float32")
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    X32 = X.astype(np.float32)
+    (out,) = session.run(None, {session.get_inputs()[0].name: X32})
+    np.testing.assert_allclose(out, est.predict_proba(X32.astype(np.float64)), rtol=1e-12, atol=1e-15)
+
+
 def test_unfitted_estimators_refuse_to_export(tmp_path):
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
