@@ -256,7 +256,7 @@ void nn_workspace_free(nn_workspace *ws); /* NULL is fine */
 int64_t nn_workspace_rows(const nn_workspace *ws); /* its maximum batch */
 
 #define NN_DECLARE(T, S)                                                              \
-    /* Layer functions (shapes in the comments of nnext_core_impl.h). */                \
+    /* Layer functions (shapes in the comments of nnext_layers.h). */                      \
     void nn_dense_forward_##S(T *out, const T *in, const T *weights, const T *biases,   \
                               int64_t batch, int64_t n_in, int64_t n_out);              \
     /* param: the activation's parameter (nn_layer_param; ignored without one). */      \
