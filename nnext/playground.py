@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _checks, datasets
-from .network import Network
+from .network import _MAX_EPOCHS, Network
 
 __all__ = ["Playground", "features", "FEATURES", "DATASETS", "ACTIVATIONS", "MAX_LAYERS", "MAX_NEURONS",
            "LEARNING_RATES", "REGULARIZATION_RATES", "HISTORY_CAP", "png"]
@@ -314,7 +314,8 @@ class Playground:
             elif key == "rate":
                 value = _checks.real(value, "rate (regularization rate)", 0.0)
             elif key == "n" and value is not None:
-                value = _checks.integer(value, "n (number of points)", 2)
+                # (at most what numpy can address: 2 float64 coordinates a point)
+                value = _checks.integer(value, "n (number of points)", 2, np.iinfo(np.intp).max // 16)
             out[key] = value
         dataset, problem = out.get("dataset"), out.get("problem")
         if dataset is not None:
@@ -558,7 +559,7 @@ class Playground:
         last finite epoch, which `epoch` counts).  Ctrl-C stops it between
         two records: the network is put back to the last record's weights, so
         that `epoch`, `history`, the losses and `code` describe it."""
-        epochs = _checks.integer(epochs, "epochs", 1)
+        epochs = _checks.integer(epochs, "epochs", 1, _MAX_EPOCHS)
         with self._lock:
             self._train(epochs)
         self._notify()
@@ -599,7 +600,7 @@ class Playground:
         recording as `step` does, and tells the listeners (the view redraws,
         at most `frame_rate` times a second)."""
         if epochs_per_step is not None:
-            epochs_per_step = _checks.integer(epochs_per_step, "epochs_per_step", 1)
+            epochs_per_step = _checks.integer(epochs_per_step, "epochs_per_step", 1, _MAX_EPOCHS)
         with self._lock:
             if self.playing:
                 return

@@ -55,6 +55,15 @@ def test_huge_int_playground_settings():
     assert pg.settings == before
 
 
+def test_playground_epochs_as_fit_takes_them():
+    from nnext.playground import Playground
+    pg = Playground(seed=0)
+    for bad in (10**400, 2**62):
+        raises_mentioning(ValueError, ["epochs"], lambda: pg.step(bad))
+        raises_mentioning(ValueError, ["epochs_per_step"], lambda: pg.play(epochs_per_step=bad))
+    assert pg.epoch == 0 and not pg.playing
+
+
 def test_summary_checks_its_arguments(net):
     raises_mentioning(ValueError, ["batch_size"], lambda: net.summary(loss="mse", batch_size=0))
     raises_mentioning(ValueError, ["batch_size"], lambda: net.summary(loss="mse", batch_size=-3))

@@ -121,6 +121,18 @@ def test_settings_that_leave_no_training_point_are_refused_naming_them():
     assert_describes_its_network(pg)
 
 
+def test_a_huge_n_is_refused_naming_it():
+    pg = Playground(seed=0)
+    before = _state(pg)
+    for bad in (10**400, 2**62):
+        with pytest.raises(ValueError, match="n "):
+            pg.set(n=bad)
+        with pytest.raises(ValueError, match="n "):
+            pg.set(n=bad, train_ratio=0.5)
+    assert _state(pg)[1:] == before[1:] or pg.code() == before[5]
+    assert pg.settings == before[0]
+
+
 def test_a_failed_set_draws_nothing():
     """A set that fails while making the data (MemoryError for a huge n) leaves the
     settings, the data, the network and the random draws to come as they were."""

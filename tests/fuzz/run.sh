@@ -4,8 +4,11 @@
 #   tests/fuzz/run.sh build              build everything (below) and stop
 #   tests/fuzz/run.sh TARGET SECONDS [libFuzzer flags...]
 #
-# TARGET: load (tests/fuzz/fuzz_load.py), api (fuzz_api.py), both atheris over
-# the extension; core (fuzz_core.c), libFuzzer over the C core alone.  Exit
+# TARGET: load (tests/fuzz/fuzz_load.py), api (fuzz_api.py), state
+# (fuzz_state.py: Playground and MLPClassifier call sequences), atheris over
+# the extension; core (fuzz_core.c), libFuzzer over the C core alone.
+# fuzz_state.py also runs without atheris or clang, as a replay of a corpus:
+# python tests/fuzz/fuzz_state.py --replay tests/fuzz/corpus/state.  Exit
 # status 0 when the run ends at its time budget with no crash, leak, timeout,
 # out-of-memory or sanitizer report; non-zero otherwise (the reproducer is
 # written to $NNEXT_FUZZ_DIR/artifacts/).
@@ -34,7 +37,7 @@ PYTHON=${PYTHON:-python}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] || usage
 TARGET=$1
 shift
@@ -80,7 +83,7 @@ build_ext() {
 exec 9>"$DIR/.build.lock"
 case "$TARGET" in
 build) flock 9; build_core; build_ext; exit 0 ;;
-load | api | core) ;;
+load | api | state | core) ;;
 *) usage ;;
 esac
 [ $# -ge 1 ] || usage
