@@ -431,7 +431,8 @@ TOY_SAMPLES = {"classification": 500, "regression": 1200}
 
 def _toy_args(n, noise, seed):
     from . import _checks  # the package's argument checks (imports the C core)
-    n = _checks.integer(n, "n (number of points)", 1)
+    # (at most what numpy can address: 2 float64 coordinates a point)
+    n = _checks.integer(n, "n (number of points)", 1, np.iinfo(np.intp).max // 16)
     noise = _checks.real(noise, "noise", 0.0, 0.5)
     seed = _checks.check_seed(seed)
     rng = seed if isinstance(seed, (np.random.Generator, np.random.RandomState)) else np.random.default_rng(seed)

@@ -515,6 +515,9 @@ class Network:
         loss, its formula and gradient scale: with ``batch_size`` and ``lr`` it
         shows how far one step moves compared with ``"sse"``, e.g. why
         ``loss="sse", lr=1`` and ``loss="mse", lr=0.1`` train differently."""
+        if file is not None and not callable(getattr(file, "write", None)):
+            raise TypeError(f"file must be None (sys.stdout) or a text file with a write method, "
+                            f"got {type(file).__name__}")
         from .diagnostics import summary_text
         print(summary_text(self, loss=loss, batch_size=batch_size, lr=lr), file=file)
 

@@ -51,6 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
                       "pip install 'scikit-learn>=1.6'") from exc
 
+from . import _checks
 from ._checks import OPTIMIZERS, signature_without_unexpected
 from .network import Network
 
@@ -179,6 +180,7 @@ class _BaseMLP(BaseEstimator):
             return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def _fit(self, X, y, incremental, sample_weight=None):
+        self._check_finite_params()
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if any(not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
@@ -207,6 +209,14 @@ class _BaseMLP(BaseEstimator):
         else:
             self._fit_stochastic(X, y, incremental, sample_weight)
         return self
+
+    def _check_finite_params(self):
+        """The real-valued parameters as floats: scikit-learn's constraints take
+        any Real, and an int beyond float's range (learning_rate_init=10**400)
+        would otherwise fail later, as an OverflowError naming nothing."""
+        for name in ("alpha", "learning_rate_init", "power_t", "tol", "momentum",
+                     "validation_fraction", "beta_1", "beta_2", "epsilon"):
+            _checks.real(getattr(self, name), name)
 
     def _warm_network(self):
         """warm_start and partial_fit train the fitted network on, with the

@@ -143,3 +143,22 @@ def test_from_torch_refuses_complex_linear():
     module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1, dtype=torch.complex64))
     msg = raises_mentioning(ValueError, ["complex"], lambda: Network.from_torch(module))
     assert "[1]" in msg
+
+
+def test_summary_file_named(net):
+    raises_mentioning(TypeError, ["file"], lambda: net.summary(file=3))
+
+
+@pytest.mark.parametrize("make", sorted({**datasets.TOY_CLASSIFICATION, **datasets.TOY_REGRESSION}))
+def test_toy_set_n_beyond_what_numpy_addresses(make):
+    raises_mentioning(ValueError, ["n "], lambda: getattr(datasets, make)(n=HUGE))
+
+
+@pytest.mark.parametrize("name", ["alpha", "learning_rate_init", "power_t", "tol", "momentum", "beta_1",
+                                  "epsilon"])
+def test_estimator_huge_int_parameter_named(name):
+    pytest.importorskip("sklearn")
+    from nnext.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, solver="sgd", **{name: HUGE})
+    raises_mentioning(ValueError, [name], lambda: clf.fit(X, [0, 1, 1, 0]))
+    assert not hasattr(clf, "network_")
