@@ -339,7 +339,7 @@ def test_estimators_bad_calls_never_name_the_private_class(which):
     cls = getattr(skl, which)
     est = cls(hidden_layer_sizes=(3,), max_iter=2)
     Xd, y = np.random.RandomState(0).normal(size=(12, 3)), np.arange(12) % 2
-    calls = [lambda: cls(not_a_parameter=1), lambda: est.fit(Xd), lambda: est.to_torch(1),
+    calls = [lambda: cls(not_a_parameter=1), lambda: est.fit(Xd), lambda: est.to_torch(True, 1),
              lambda: est.to_onnx(), lambda: est.fit(Xd, y, max_iter=3),
              lambda: est.fit(Xd, y, zzz=3)]
     for call in calls:
