@@ -220,3 +220,21 @@ def test_watch_keeps_reference_counts_and_refuses_what_is_not_an_event():
     net.fit(X[:4], Y[:4], epochs=1)  # watched no more
     with pytest.raises(TypeError, match="Event"):
         _core._watch(3)
+
+
+def test_a_failed_run_stops_the_other_runs():
+    """One run's callback raises: the sweep raises it, and its other runs stop at their
+    next poll instead of training on while the pool waits for them."""
+    calls = []
+
+    def callback(epoch, net, loss):
+        calls.append(epoch)
+        if len(calls) == 3:
+            raise RuntimeError("a run failed")
+
+    with pytest.raises(RuntimeError, match="a run failed"):
+        nnext.sweep([64, 256, 1], BIG_X, BIG_Y, lrs=[1e-9, 2e-9], seeds=[0], epochs=200,
+                    activation=["relu", "linear"], as_frame=False, callback=callback, n_jobs=2)
+    # each epoch is one call that polls: the other run saw the token within a poll,
+    # so both together ran about the three epochs the callback counted, not thousands
+    assert len(calls) <= 6, f"the runs went on for {len(calls)} epochs after one failed"
