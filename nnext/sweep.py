@@ -3,7 +3,7 @@
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -113,13 +113,13 @@ def sweep(sizes: Sequence[int], X: ArrayLike, y: ArrayLike, lrs: Sequence[float]
         if executor is not None:
             for lr, seed in grid:
                 futures.append(executor.submit(train_one, sizes, X, y, lr, seed, *setup, key))
-            rows = [f.result() for f in futures]
+            rows = _results(futures)
         else:
             with ThreadPoolExecutor(max_workers=min(n_jobs, len(grid))) as pool:
                 try:
                     for lr, seed in grid:
                         futures.append(pool.submit(train_one, sizes, X, y, lr, seed, *setup, key))
-                    rows = [f.result() for f in futures]
+                    rows = _results(futures)
                 except BaseException:
                     _cancel(token, futures)
                     pool.shutdown(wait=False, cancel_futures=True)
@@ -163,6 +163,18 @@ def _register(token):
 def _unregister(key):
     with _TOKENS_LOCK:
         _TOKENS.pop(key, None)
+
+
+def _results(futures):
+    """The futures' results in order; the first error raised as soon as any run
+    fails (not when its turn comes), so that the other runs are stopped then.
+    (Futures of another kind, e.g. Dask's, are waited for in order.)"""
+    if all(isinstance(f, Future) for f in futures):
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in done:
+            if not f.cancelled() and f.exception() is not None:
+                raise f.exception()
+    return [f.result() for f in futures]
 
 
 def _cancel(token, futures):
