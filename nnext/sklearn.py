@@ -51,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"nnext.sklearn needs scikit-learn 1.6 or later ({exc}): "
                       "pip install 'scikit-learn>=1.6'") from exc
 
-from . import _checks
+from . import _checks, _core
 from ._checks import OPTIMIZERS, signature_without_unexpected
 from .network import Network
 
@@ -185,6 +185,8 @@ class _BaseMLP(BaseEstimator):
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if any(not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        for i, h in enumerate(hidden):  # (before any arithmetic on them: 10**400 is an Integral)
+            _checks.integer(h, f"hidden_layer_sizes[{i}] (a hidden layer's width)", 1, _core.MAX_WIDTH)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:

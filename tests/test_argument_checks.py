@@ -162,3 +162,11 @@ def test_estimator_huge_int_parameter_named(name):
     clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, solver="sgd", **{name: HUGE})
     raises_mentioning(ValueError, [name], lambda: clf.fit(X, [0, 1, 1, 0]))
     assert not hasattr(clf, "network_")
+
+
+def test_estimator_huge_hidden_layer_size_named():
+    pytest.importorskip("sklearn")
+    from nnext.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(3, HUGE), max_iter=2)
+    raises_mentioning(ValueError, ["hidden_layer_sizes[1]"], lambda: clf.fit(X, [0, 1, 1, 0]))
+    assert not hasattr(clf, "network_")
