@@ -584,6 +584,16 @@ class Playground:
                 new = st.replace(epoch=st.epoch + done, segments=_advanced(st.segments, done, kw))
                 if error is not None or not left or new.epoch % st.stride == 0:
                     self._record(new)
+                if error is None and not math.isfinite(new.train_loss):
+                    # every step's loss was finite, but the weights it left overflow the
+                    # loss: as a non-finite loss, back to the last record's weights
+                    net._rollback(before)
+                    error = FloatingPointError(
+                        f"the training loss became {new.train_loss} at epoch {new.epoch} (the weights "
+                        f"grew too large; lr={kw['lr']}); weights restored to epoch {st.epoch}, the "
+                        f"last record. Try a smaller learning rate.")
+                    error.history = history
+                    new = st.replace()
                 if error is not None:
                     new.error = error
             except BaseException:

@@ -266,3 +266,20 @@ def test_two_threads_pressing_buttons_while_playing():
     stop_all(pg)
     assert not errors, errors
     assert_describes_its_network(pg)
+
+
+# ---------------------------------------------------------------- overflowing weights
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_weights_that_overflow_the_loss_raise_as_a_nonfinite_loss(seed):
+    """One training point and linear layers: every step's loss is finite, but the
+    weights grow until the loss at them overflows (inf or NaN).  That is the
+    documented FloatingPointError, with the weights of the last finite record,
+    never a record of a non-finite loss (found by the state fuzz target)."""
+    pg = Playground(dataset="multi_gaussian", train_ratio=0.001, features=["x1", "x1^2", "sin(x2)"],
+                    layers=[2], activation="linear", seed=seed)
+    with pytest.raises(FloatingPointError, match="weights restored"):
+        pg.step(30)
+    assert isinstance(pg.error, FloatingPointError)
+    assert np.isfinite(pg.train_loss) and all(np.isfinite(v) for v in pg.history["train_loss"])
+    assert_describes_its_network(pg)
