@@ -112,6 +112,9 @@ def test_lbfgs_on_overflowing_data_restores_the_weights():
     np.testing.assert_array_equal(net._params, before)
 
 
-def test_import_nnext_does_not_import_scipy():
+def test_import_nnext_does_not_import_scipy(tmp_path):
+    from conftest import child_env  # the child imports the nnext under test, never a source tree
     code = "import sys, nnext; import nnext.network; assert 'scipy' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=child_env())
+    assert proc.returncode == 0, proc.stderr
